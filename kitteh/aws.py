@@ -1,0 +1,45 @@
+"""boto3 clients built from :class:`~kitteh.config.Settings`.
+
+Clients are created on demand, never at import time: moto's fixtures must start
+before a client exists, and a Lambda cold start should not pay for clients the
+invocation does not use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from kitteh.config import Settings
+
+#: boto3's own retry machinery ("standard" mode backs off on throttling and 5xx),
+#: so no retry loop of ours is needed around S3 or SQS calls.
+_RETRIES = {"mode": "standard", "max_attempts": 5}
+
+
+def _config(settings: Settings, endpoint_url: str | None) -> Config:
+    # Custom endpoints (LocalStack, moto, MinIO) rarely resolve virtual-hosted
+    # bucket names, so they get path-style addressing; AWS keeps its default.
+    addressing = "path" if endpoint_url else "auto"
+    return Config(
+        region_name=settings.region,
+        signature_version="s3v4",
+        retries=_RETRIES,  # type: ignore[arg-type]
+        s3={"addressing_style": addressing},
+        connect_timeout=5,
+        read_timeout=30,
+    )
+
+
+def s3_client(settings: Settings, *, public: bool = False) -> Any:
+    """Return an S3 client; ``public=True`` signs URLs for the browser endpoint."""
+    endpoint = settings.browser_endpoint_url if public else settings.endpoint_url
+    return boto3.client("s3", endpoint_url=endpoint, config=_config(settings, endpoint))
+
+
+def sqs_client(settings: Settings) -> Any:
+    """Return an SQS client for the event relay and the bootstrap."""
+    endpoint = settings.endpoint_url
+    return boto3.client("sqs", endpoint_url=endpoint, config=_config(settings, endpoint))
