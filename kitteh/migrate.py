@@ -1,0 +1,126 @@
+"""Schema migrations as a step of their own, never a side effect of start-up.
+
+The migrate Lambda (``handlers.migrate``), ``make migrate`` and the tests all
+call :func:`upgrade`. Concurrent runs are serialised: on PostgreSQL by a
+session-level advisory lock held for the whole run, on SQLite by the database
+file's own write lock. Each revision runs in a transaction (PostgreSQL has
+transactional DDL), so a failing migration leaves the schema at the last
+revision that succeeded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, create_engine, pool, text
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+#: Any constant works; it only has to be the same for every Kitteh migration run.
+_ADVISORY_LOCK_ID = 0x4B177E4
+
+
+class MigrationError(RuntimeError):
+    """A migration failed; the schema stands at ``revision`` (it was at ``from_revision``)."""
+
+    def __init__(self, message: str, *, from_revision: str | None, revision: str | None) -> None:
+        super().__init__(message)
+        self.from_revision = from_revision
+        self.revision = revision
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    from_revision: str | None
+    to_revision: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"from": self.from_revision, "to": self.to_revision}
+
+
+def alembic_config() -> Config:
+    config = Config()  # no ini file: logging stays as the caller set it up
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def schema_status(database_url: str) -> tuple[str | None, str | None]:
+    """Return ``(current, head)`` revisions, for health checks."""
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return current_revision(connection), head_revision()
+    finally:
+        engine.dispose()
+
+
+def upgrade(database_url: str, revision: str = "head") -> MigrationResult:
+    """Upgrade the database at ``database_url`` to ``revision`` (or downgrade to it).
+
+    :raise MigrationError: a migration failed; ``error.revision`` is where the
+        schema stands now.
+    """
+    config = alembic_config()
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            is_postgres = connection.dialect.name == "postgresql"
+            if is_postgres:
+                connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+                connection.commit()
+            try:
+                before = current_revision(connection)
+                # End our read so that Alembic runs (and commits) each revision in
+                # a transaction of its own.
+                connection.commit()
+                config.attributes["connection"] = connection
+                try:
+                    if _is_downgrade(config, before, revision):
+                        command.downgrade(config, revision)
+                    else:
+                        command.upgrade(config, revision)
+                    connection.commit()
+                except Exception as exc:
+                    connection.rollback()
+                    now = current_revision(connection)
+                    raise MigrationError(
+                        f"migration to {revision} failed; the schema stays at {now}: {exc}",
+                        from_revision=before,
+                        revision=now,
+                    ) from exc
+                return MigrationResult(before, current_revision(connection))
+            finally:
+                if is_postgres:
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:id)"), {"id": _ADVISORY_LOCK_ID}
+                    )
+                    connection.commit()
+    finally:
+        engine.dispose()
+
+
+def _is_downgrade(config: Config, current: str | None, target: str) -> bool:
+    """Tell whether ``target`` lies below ``current`` in the revision history."""
+    if current is None or target == "head":
+        return False
+    if target == "base":
+        return True
+    scripts = ScriptDirectory.from_config(config)
+    target_revision = scripts.get_revision(target)
+    if target_revision is None:
+        return False
+    below_current = {rev.revision for rev in scripts.iterate_revisions(current, "base")}
+    return target_revision.revision in below_current and target_revision.revision != current

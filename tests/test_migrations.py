@@ -1,0 +1,131 @@
+"""Migrations run as their own function, on SQLite and PostgreSQL, never on start-up."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect
+
+from handlers.migrate import handler
+from kitteh import migrate
+from tests.lambda_events import FakeLambdaContext
+from tests.postgres import throwaway_database
+
+HEAD = migrate.head_revision()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        with throwaway_database() as url:
+            yield url
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_migrate_handler_upgrades_from_empty_and_is_idempotent(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    context = FakeLambdaContext()
+
+    first = handler({"command": "handlers.migrate.handler"}, context)
+    again = handler({}, context)
+
+    assert first == {"from": None, "to": HEAD}
+    assert again == {"from": HEAD, "to": HEAD}
+    assert {"images", "variants", "alembic_version"} <= tables(empty_database)
+
+
+def test_migrate_handler_goes_to_a_given_revision(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    handler(None, FakeLambdaContext())
+    assert handler({"revision": "base"}, FakeLambdaContext()) == {"from": HEAD, "to": None}
+    assert "images" not in tables(empty_database)
+    assert handler({"revision": HEAD}, FakeLambdaContext()) == {"from": None, "to": HEAD}
+
+
+@pytest.fixture
+def migrations_with_a_broken_revision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """A copy of the migrations with one more revision that fails half-way."""
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "versions" / "9999_broken.py").write_text(
+        f'''"""A migration that fails after changing something."""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9999"
+down_revision = {HEAD!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column("images", sa.Column("doomed", sa.Integer()))
+    op.execute("SELECT * FROM no_such_table")
+
+
+def downgrade():
+    pass
+'''
+    )
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", copy)
+    yield
+
+
+@pytest.mark.postgres
+def test_a_failed_migration_keeps_the_last_good_revision(
+    migrations_with_a_broken_revision: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with throwaway_database() as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        result = handler({}, FakeLambdaContext())
+        assert result["from"] is None
+        assert result["to"] == HEAD  # 0001 committed, 9999 rolled back
+        assert "no_such_table" in result["error"]
+        engine = create_engine(url)
+        columns = {c["name"] for c in inspect(engine).get_columns("images")}
+        engine.dispose()
+        assert "doomed" not in columns
+
+
+@pytest.mark.postgres
+def test_concurrent_migrations_are_serialised() -> None:
+    with throwaway_database() as url:
+        results: list[migrate.MigrationResult] = []
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                results.append(migrate.upgrade(url))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        # Exactly one run did the work; the others found the schema at head.
+        assert sorted((r.from_revision or "", r.to_revision) for r in results) == [
+            ("", HEAD),
+            *[(HEAD, HEAD)] * 3,
+        ]
