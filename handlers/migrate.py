@@ -1,0 +1,35 @@
+"""Migrate function: brings the database schema to a revision, as a step of its own.
+
+``zappa invoke <stage> handlers.migrate.handler`` runs it after a deploy;
+``make migrate`` and the embedded stack run the same code. The app never
+migrates on start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kitteh.config import Settings
+from kitteh.logs import configure_logging
+from kitteh.migrate import MigrationError, upgrade
+
+log = logging.getLogger(__name__)
+
+
+def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
+    """Upgrade to head, or to ``event["revision"]``; return ``{"from": ..., "to": ...}``.
+
+    A failed migration returns ``{"error": ..., "from": ..., "to": ...}`` with
+    ``to`` the revision the schema stands at now (the last one that succeeded).
+    """
+    configure_logging()
+    revision = str((event or {}).get("revision") or "head")
+    settings = Settings.from_env()
+    try:
+        result = upgrade(settings.database_url, revision)
+    except MigrationError as exc:
+        log.error("migration failed: %s", exc)
+        return {"error": str(exc), "from": exc.from_revision, "to": exc.revision}
+    log.info("migrated from %s to %s", result.from_revision, result.to_revision)
+    return result.as_dict()

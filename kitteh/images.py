@@ -1,0 +1,320 @@
+"""What Kitteh does with images: accept uploads, process originals, list and find.
+
+These functions are handed a SQLAlchemy session and a :class:`Storage`; they
+know nothing about HTTP or Lambda events. The web views, the resize handler, the
+CLI and the tests all call them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import posixpath
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kitteh import imaging, names
+from kitteh.config import Settings
+from kitteh.storage import ObjectMissing, Storage
+from models import Image, ImageStatus, Variant
+
+log = logging.getLogger(__name__)
+
+#: With tens of millions of names, even at a million images a fresh name is
+#: taken less than one time in ten; eight draws in a row all taken is
+#: practically impossible, and a loud error if the lists ever shrink.
+MAX_NAME_ATTEMPTS = 8
+
+MAX_FILENAME_LENGTH = 255
+
+
+class Rejected(ValueError):
+    """A request that cannot be served as it is; ``status_code`` says how to answer."""
+
+    def __init__(self, reason: str, status_code: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status_code = status_code
+
+
+class NameSpaceExhausted(RuntimeError):
+    """No free name after :data:`MAX_NAME_ATTEMPTS` draws."""
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Image]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    image: Image
+    url: str
+    fields: dict[str, str]
+
+
+# Creating ------------------------------------------------------------------
+
+
+def create_image(
+    session: Session,
+    *,
+    original_key: str,
+    original_filename: str | None,
+    content_type: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    size: int | None = None,
+) -> Image:
+    """Insert a pending image under a fresh memorable name.
+
+    Uniqueness is the database's job: we insert and, if the unique constraint on
+    the folded name refuses, draw again inside a savepoint. Checking first and
+    inserting after would race with every other upload.
+
+    :raise NameSpaceExhausted: every draw was taken.
+    """
+    for _ in range(MAX_NAME_ATTEMPTS):
+        name = names.generate_name()
+        image = Image(
+            name=name,
+            name_key=names.name_key(name),
+            status=ImageStatus.PENDING,
+            original_key=original_key,
+            original_filename=_clean_filename(original_filename),
+            content_type=content_type,
+            width=width,
+            height=height,
+            bytes=size,
+        )
+        try:
+            with session.begin_nested():
+                session.add(image)
+        except IntegrityError as exc:
+            if "name_key" not in str(exc.orig):
+                raise
+            log.info("name %s is taken, drawing another", name)
+            continue
+        return image
+    raise NameSpaceExhausted(f"no free name after {MAX_NAME_ATTEMPTS} draws")
+
+
+def upload_original(
+    session: Session,
+    storage: Storage,
+    *,
+    stream: BinaryIO,
+    filename: str | None,
+) -> Image:
+    """Accept an original through the app (form or API) and store it.
+
+    The bytes are identified from their content before anything is stored; the
+    image row is committed before the object is written, so that the object's
+    event always finds it.
+
+    :raise Rejected: empty or too large.
+    :raise imaging.ImageError: not an image, or not one we accept.
+    """
+    data = stream.read(storage.settings.max_upload_bytes + 1)
+    if not data:
+        raise Rejected("the file is empty")
+    if len(data) > storage.settings.max_upload_bytes:
+        raise Rejected(_too_large(storage.settings), 413)
+    info = imaging.inspect(data, max_pixels=storage.settings.max_pixels)
+    image = create_image(
+        session,
+        original_key=storage.new_original_key(),
+        original_filename=filename,
+        content_type=info.content_type,
+        width=info.width,
+        height=info.height,
+        size=len(data),
+    )
+    session.commit()
+    try:
+        storage.put_original(image.original_key, data, info.content_type)
+    except Exception:
+        # Nothing was stored: the row must not promise a picture that never comes.
+        session.delete(image)
+        session.commit()
+        raise
+    return image
+
+
+def create_presigned_upload(
+    session: Session,
+    storage: Storage,
+    *,
+    filename: Any,
+    content_type: Any,
+    size: Any,
+) -> PresignedUpload:
+    """Reserve a name and key, and let the browser POST the original to S3 itself.
+
+    S3 enforces the policy (key, content type, size); the resize function checks
+    the bytes once they arrive.
+
+    :raise Rejected: a field is missing or wrong, the type is not an image
+        type we take (415) or the size is over the limit (413).
+    """
+    if not isinstance(filename, str) or not filename.strip():
+        raise Rejected("'filename' is required and must be a string")
+    if not isinstance(content_type, str) or not content_type.strip():
+        raise Rejected("'content_type' is required and must be a string")
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise Rejected("'size' is required and must be a whole number of bytes")
+    content_type = content_type.strip().lower()
+    if content_type not in imaging.ACCEPTED_CONTENT_TYPES:
+        accepted = ", ".join(sorted(imaging.ACCEPTED_CONTENT_TYPES))
+        raise Rejected(f"{content_type} is not accepted; use one of {accepted}", 415)
+    if size <= 0:
+        raise Rejected("the file is empty")
+    if size > storage.settings.max_upload_bytes:
+        raise Rejected(_too_large(storage.settings), 413)
+    image = create_image(
+        session,
+        original_key=storage.new_original_key(),
+        original_filename=filename,
+    )
+    post = storage.presigned_post(image.original_key, content_type, size)
+    return PresignedUpload(image, post["url"], post["fields"])
+
+
+# Processing ----------------------------------------------------------------
+
+
+def process_original(session: Session, storage: Storage, key: str) -> Image:
+    """Make the three variants of the original at ``key`` and mark its image ready.
+
+    A file that is not a usable image ends ``failed`` with the reason and raises
+    nothing: a retry cannot help. Storage and database errors propagate so that
+    the event is retried. Running it again for the same object changes nothing.
+    """
+    settings = storage.settings
+    image = session.scalars(select(Image).where(Image.original_key == key)).one_or_none()
+    if image is None:
+        # Written straight to the bucket (``aws s3 cp``, a script): adopt it.
+        image = create_image(session, original_key=key, original_filename=posixpath.basename(key))
+    if image.status == ImageStatus.READY and len(image.variants) == len(imaging.SIZES):
+        log.info("image %s is ready already; nothing to do", image.name)
+        return image
+
+    try:
+        original = storage.get_original(key)
+    except ObjectMissing:
+        return _fail(image, "the original is no longer in storage")
+    image.bytes = original.size
+    if original.size > settings.max_upload_bytes:
+        return _fail(image, _too_large(settings))
+
+    try:
+        info = imaging.inspect(original.data, max_pixels=settings.max_pixels)
+        image.content_type, image.width, image.height = info.content_type, info.width, info.height
+        renditions = imaging.render_variants(original.data, max_pixels=settings.max_pixels)
+    except imaging.ImageError as exc:
+        return _fail(image, exc.reason)
+
+    for rendition in renditions:
+        variant_key = storage.variant_key(key, rendition.kind, rendition.extension)
+        storage.put_variant(variant_key, rendition.data, rendition.content_type)
+        _record_variant(session, image, rendition, variant_key)
+    image.status = ImageStatus.READY
+    image.error = None
+    session.flush()
+    return image
+
+
+def _record_variant(session: Session, image: Image, rendition: imaging.Rendition, key: str) -> None:
+    variant = image.variant(rendition.kind)
+    if variant is None:
+        variant = Variant(kind=rendition.kind)
+        image.variants.append(variant)
+    variant.key = key
+    variant.width = rendition.width
+    variant.height = rendition.height
+    variant.bytes = len(rendition.data)
+    variant.content_type = rendition.content_type
+
+
+def _fail(image: Image, reason: str) -> Image:
+    log.warning("image %s failed: %s", image.name, reason)
+    image.status = ImageStatus.FAILED
+    image.error = reason
+    return image
+
+
+# Reading -------------------------------------------------------------------
+
+
+def get_image(session: Session, name: str) -> Image | None:
+    """Find an image by name, whatever its case."""
+    return session.scalars(select(Image).where(Image.name_key == names.name_key(name))).first()
+
+
+def find_by_page_slug(session: Session, slug: str) -> Image | None:
+    """Find the image of a page slug: ``<Name>Kitty`` or plain ``<Name>``."""
+    name = names.parse_page_name(slug)
+    if name is None:
+        return None
+    return get_image(session, name) or (get_image(session, slug) if name != slug else None)
+
+
+def list_images(
+    session: Session,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    status: str | None = None,
+) -> Page:
+    """Return a page of images, newest first, and the cursor of the next page.
+
+    Keyset pagination on the id: a deep page costs what the first one does,
+    unlike OFFSET, and uploads arriving meanwhile do not shift the pages.
+
+    :raise Rejected: a malformed cursor or status.
+    """
+    query = select(Image).order_by(Image.id.desc()).limit(limit + 1)
+    if status is not None:
+        if status not in set(ImageStatus):
+            raise Rejected(f"unknown status {status!r}")
+        query = query.where(Image.status == status)
+    if cursor:
+        query = query.where(Image.id < decode_cursor(cursor))
+    rows = list(session.scalars(query))
+    has_more = len(rows) > limit
+    items = rows[:limit]
+    return Page(items, encode_cursor(items[-1].id) if has_more and items else None)
+
+
+def encode_cursor(image_id: int) -> str:
+    return base64.urlsafe_b64encode(str(image_id).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = int(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Rejected("the cursor is not valid") from exc
+    if value <= 0:
+        raise Rejected("the cursor is not valid")
+    return value
+
+
+def _clean_filename(filename: str | None) -> str | None:
+    """Keep the name as given (it is only ever displayed, escaped), minus paths and controls."""
+    if not filename:
+        return None
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    printable = "".join(ch for ch in base if ch.isprintable()).strip()
+    return printable[:MAX_FILENAME_LENGTH] or None
+
+
+def _too_large(settings: Settings) -> str:
+    return f"the file is larger than the {settings.max_upload_bytes / 1024 / 1024:g} MB limit"

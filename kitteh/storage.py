@@ -1,0 +1,185 @@
+"""Where originals and variants live: any S3-compatible store, through boto3.
+
+Keys are always made here, never taken from a user's file name: originals go
+under ``originals/`` (the only prefix that triggers the resize function) and
+variants under ``variants/``, so writing a variant can never re-trigger it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import Any
+from urllib.parse import quote
+
+from botocore.exceptions import ClientError
+
+from kitteh.aws import s3_client
+from kitteh.config import Settings
+
+#: Variants never change once written (a re-run writes the same bytes), so
+#: browsers and CDNs may keep them for a year.
+VARIANT_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+class ObjectMissing(LookupError):
+    """The object is not (or no longer) in the bucket."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    data: bytes
+    content_type: str | None
+    size: int
+
+
+class Storage:
+    """Originals and variants in S3, and the URLs browsers use to reach them."""
+
+    def __init__(self, settings: Settings, client: Any = None, public_client: Any = None) -> None:
+        self.settings = settings
+        self._client = client
+        self._public_client = public_client
+
+    @cached_property
+    def client(self) -> Any:
+        return self._client or s3_client(self.settings)
+
+    @cached_property
+    def public_client(self) -> Any:
+        """Signs URLs for browsers, with the endpoint they can reach."""
+        if self._public_client is not None:
+            return self._public_client
+        if self.settings.browser_endpoint_url == self.settings.endpoint_url:
+            return self.client
+        return s3_client(self.settings, public=True)
+
+    # Keys -------------------------------------------------------------------
+
+    def new_original_key(self) -> str:
+        return f"{self.settings.originals_prefix}{uuid.uuid4().hex}"
+
+    def is_original_key(self, key: str) -> bool:
+        return key.startswith(self.settings.originals_prefix)
+
+    def variant_key(self, original_key: str, kind: str, extension: str) -> str:
+        """Derive a variant's key from its original's, so re-runs overwrite, not add."""
+        stem = original_key.removeprefix(self.settings.originals_prefix)
+        return f"{self.settings.variants_prefix}{stem}/{kind}.{extension}"
+
+    # Objects ----------------------------------------------------------------
+
+    def put_original(self, key: str, body: Any, content_type: str) -> None:
+        self.client.put_object(
+            Bucket=self.settings.bucket, Key=key, Body=body, ContentType=content_type
+        )
+
+    def get_original(self, key: str) -> StoredObject:
+        """Read an original whole (they are bounded by the upload limit).
+
+        :raise ObjectMissing: no such object.
+        """
+        try:
+            response = self.client.get_object(Bucket=self.settings.bucket, Key=key)
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise ObjectMissing(key) from exc
+            raise
+        data = response["Body"].read()
+        return StoredObject(key, data, response.get("ContentType"), len(data))
+
+    def original_size(self, key: str) -> int:
+        """Return an original's size in bytes without reading it.
+
+        :raise ObjectMissing: no such object.
+        """
+        try:
+            response = self.client.head_object(Bucket=self.settings.bucket, Key=key)
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise ObjectMissing(key) from exc
+            raise
+        return int(response["ContentLength"])
+
+    def delete_original(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.settings.bucket, Key=key)
+
+    def put_variant(self, key: str, data: bytes, content_type: str) -> None:
+        self.client.put_object(
+            Bucket=self.settings.variants_bucket_name,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+            CacheControl=VARIANT_CACHE_CONTROL,
+        )
+
+    def check(self) -> None:
+        """Raise unless both buckets answer (for health checks)."""
+        self.client.head_bucket(Bucket=self.settings.bucket)
+        if self.settings.variants_bucket_name != self.settings.bucket:
+            self.client.head_bucket(Bucket=self.settings.variants_bucket_name)
+
+    # URLs for browsers ------------------------------------------------------
+
+    def variant_url(self, key: str) -> str:
+        if self.settings.media_base_url:
+            return f"{self.settings.media_base_url.rstrip('/')}/{quote(key)}"
+        return self.public_client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.settings.variants_bucket_name, "Key": key},
+            ExpiresIn=self.settings.presign_expiry,
+        )
+
+    def original_download_url(self, key: str, filename: str, content_type: str | None) -> str:
+        """Presign a GET that makes the browser save the original under ``filename``."""
+        params = {
+            "Bucket": self.settings.bucket,
+            "Key": key,
+            "ResponseContentDisposition": _attachment(filename),
+        }
+        if content_type:
+            params["ResponseContentType"] = content_type
+        return self.public_client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=self.settings.presign_expiry
+        )
+
+    def presigned_post(self, key: str, content_type: str, max_bytes: int) -> dict[str, Any]:
+        """Let a browser POST one original straight to S3.
+
+        The policy pins the key, the exact content type and the size range, and S3
+        enforces it: a browser cannot write anywhere else or anything larger.
+        """
+        return self.public_client.generate_presigned_post(
+            Bucket=self.settings.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                {"Content-Type": content_type},
+                ["content-length-range", 1, max_bytes],
+            ],
+            ExpiresIn=self.settings.presign_expiry,
+        )
+
+
+def _is_missing(error: ClientError) -> bool:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    return code in {"404", "NoSuchKey", "NotFound"}
+
+
+def _attachment(filename: str) -> str:
+    """Build a Content-Disposition that survives any file name (RFC 6266 / 5987)."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'")
+    ascii_name = "".join(ch if ch.isprintable() and ch not in "\\/" else "_" for ch in ascii_name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@lru_cache(maxsize=4)
+def get_storage(settings: Settings) -> Storage:
+    """Return this process's :class:`Storage` for ``settings``.
+
+    A warm Lambda container keeps its boto3 clients (and their connection
+    pools) between invocations instead of paying for them on every event.
+    """
+    return Storage(settings)

@@ -1,0 +1,199 @@
+"""The resize function, called the way Lambda calls it, with real S3 and SQS event JSON."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from PIL import Image as PILImage
+from sqlalchemy import select
+
+from handlers.resize import handler
+from kitteh import images
+from kitteh.config import Settings
+from kitteh.db import session_scope
+from kitteh.storage import Storage
+from models import Image
+from tests.lambda_events import FakeLambdaContext, load_event, make_s3_event, make_sqs_event
+
+CONTEXT = FakeLambdaContext()
+
+
+def put_original(storage: Storage, data: bytes, filename: str = "cat.jpg") -> Image:
+    """Register and store an original the way the form upload does."""
+    with session_scope(storage.settings.database_url) as session:
+        return images.upload_original(session, storage, stream=io.BytesIO(data), filename=filename)
+
+
+def reload(settings: Settings, name: str) -> Image:
+    with session_scope(settings.database_url) as session:
+        image = images.get_image(session, name)
+        assert image is not None
+        return image
+
+
+@pytest.fixture
+def ready_storage(storage: Storage, database: str) -> Storage:
+    return storage
+
+
+def test_s3_event_makes_three_upright_variants(ready_storage: Storage, photo: bytes) -> None:
+    # GIVEN an original stored 1200x1800 whose EXIF orientation turns it on its side
+    image = put_original(ready_storage, photo)
+    settings = ready_storage.settings
+
+    # WHEN S3 reports it
+    result = handler(make_s3_event(settings.bucket, image.original_key), CONTEXT)
+
+    # THEN it is ready, with three upright variants stored with the right headers
+    assert result["processed"][0]["status"] == "ready"
+    stored = reload(settings, image.name)
+    assert stored.status == "ready" and stored.error is None
+    assert (stored.width, stored.height, stored.content_type) == (1800, 1200, "image/jpeg")
+    sizes = {v.kind: (v.width, v.height) for v in stored.variants}
+    assert sizes == {"tiny": (90, 60), "large": (300, 200), "monstrous": (600, 400)}
+    for variant in stored.variants:
+        obj = ready_storage.client.get_object(Bucket=settings.variants_bucket_name, Key=variant.key)
+        assert obj["ContentType"] == "image/jpeg"
+        assert "max-age=31536000" in obj["CacheControl"]
+        body = obj["Body"].read()
+        assert len(body) == variant.bytes
+        assert PILImage.open(io.BytesIO(body)).size == (variant.width, variant.height)
+        assert variant.key.startswith(settings.variants_prefix)
+
+
+def test_running_twice_gives_the_same_result(ready_storage: Storage, photo: bytes) -> None:
+    image = put_original(ready_storage, photo)
+    event = make_s3_event(ready_storage.settings.bucket, image.original_key)
+    handler(event, CONTEXT)
+    first = [(v.kind, v.key, v.bytes) for v in reload(ready_storage.settings, image.name).variants]
+    handler(event, CONTEXT)
+    again = reload(ready_storage.settings, image.name)
+    assert again.status == "ready"
+    assert [(v.kind, v.key, v.bytes) for v in again.variants] == first
+
+
+def test_every_record_of_an_event_is_processed(ready_storage: Storage, photo: bytes) -> None:
+    first, second = put_original(ready_storage, photo), put_original(ready_storage, photo)
+    event = make_s3_event(ready_storage.settings.bucket, first.original_key, second.original_key)
+    result = handler(event, CONTEXT)
+    assert [r["status"] for r in result["processed"]] == ["ready", "ready"]
+
+
+def bmp_bytes() -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (40, 30), "orange").save(buffer, "BMP")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("make_body", "reason"),
+    [
+        (lambda photo: b"just some text, not a picture\n", "not an image"),
+        (lambda photo: b"", "empty"),
+        (lambda photo: photo[: len(photo) // 3], "truncated or corrupt"),
+        (lambda photo: b"BM" + b"\0" * 64, "header is corrupt"),
+        (lambda photo: bmp_bytes(), "BMP images are not supported"),
+    ],
+    ids=["text", "empty", "truncated-jpeg", "broken-bmp-header", "bmp"],
+)
+def test_unusable_file_fails_with_a_reason(
+    ready_storage: Storage, photo: bytes, make_body: Any, reason: str
+) -> None:
+    # GIVEN bytes that reached the bucket without passing the app's checks
+    settings = ready_storage.settings
+    key = f"{settings.originals_prefix}written-directly"
+    body = make_body(photo)
+    ready_storage.client.put_object(Bucket=settings.bucket, Key=key, Body=body)
+
+    # WHEN the event arrives, the invocation succeeds (a retry cannot help) ...
+    result = handler(make_s3_event(settings.bucket, key), CONTEXT)
+
+    # ... and the image is failed with a reason a person can read
+    (outcome,) = result["processed"]
+    assert outcome["status"] == "failed"
+    assert reason in outcome["error"]
+    assert reload(settings, outcome["name"]).variants == []
+
+
+def test_keys_are_url_decoded(ready_storage: Storage, photo: bytes) -> None:
+    settings = ready_storage.settings
+    key = f"{settings.originals_prefix}a cat+friend é.jpg"
+    ready_storage.client.put_object(Bucket=settings.bucket, Key=key, Body=photo)
+    (outcome,) = handler(make_s3_event(settings.bucket, key), CONTEXT)["processed"]
+    assert outcome == {**outcome, "key": key, "status": "ready"}
+
+
+def test_localstack_event_sample_is_understood(ready_storage: Storage, photo: bytes) -> None:
+    # The event LocalStack sent for a real upload (%20-encoded, not +).
+    event = load_event("localstack_object_created.json")
+    record = event["Records"][0]["s3"]
+    record["bucket"]["name"] = ready_storage.settings.bucket
+    key = "originals/some key with spaces+plus-é.jpg"
+    ready_storage.client.put_object(Bucket=ready_storage.settings.bucket, Key=key, Body=photo)
+    (outcome,) = handler(event, CONTEXT)["processed"]
+    assert (outcome["key"], outcome["status"]) == (key, "ready")
+
+
+def test_test_events_and_variant_keys_are_ignored(ready_storage: Storage) -> None:
+    settings = ready_storage.settings
+    assert handler(load_event("s3_test_event.json"), CONTEXT) == {"processed": []}
+    variant_event = make_s3_event(settings.bucket, f"{settings.variants_prefix}x/tiny.jpg")
+    assert handler(variant_event, CONTEXT)["processed"][0]["status"] == "ignored"
+    with session_scope(settings.database_url) as session:
+        assert session.scalars(select(Image)).all() == []
+
+
+def test_sqs_batch_reports_only_failed_messages(
+    ready_storage: Storage, photo: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = ready_storage.settings
+    good = put_original(ready_storage, photo)
+    event = make_sqs_event(
+        make_s3_event(settings.bucket, good.original_key),
+        load_event("s3_test_event.json"),
+    )
+    event["Records"].append({**event["Records"][0], "messageId": "broken", "body": "not json"})
+    result = handler(event, CONTEXT)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "broken"}]}
+    assert reload(settings, good.name).status == "ready"
+
+
+def test_storage_errors_raise_so_lambda_retries(
+    ready_storage: Storage, photo: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = put_original(ready_storage, photo)
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "PutObject")
+
+    monkeypatch.setattr(Storage, "put_variant", unavailable)
+    with pytest.raises(ClientError):
+        handler(make_s3_event(ready_storage.settings.bucket, image.original_key), CONTEXT)
+    # Nothing half-done was recorded: the retry starts from a clean pending image.
+    stored = reload(ready_storage.settings, image.name)
+    assert (stored.status, stored.variants) == ("pending", [])
+
+
+def test_objects_written_straight_to_the_bucket_are_adopted(
+    ready_storage: Storage, photo: bytes
+) -> None:
+    settings = ready_storage.settings
+    key = f"{settings.originals_prefix}from-the-cli.jpg"
+    ready_storage.client.put_object(Bucket=settings.bucket, Key=key, Body=photo)
+    (outcome,) = handler(make_s3_event(settings.bucket, key), CONTEXT)["processed"]
+    adopted = reload(settings, outcome["name"])
+    assert (adopted.status, adopted.original_filename) == ("ready", "from-the-cli.jpg")
+
+
+def test_original_over_the_size_limit_fails(
+    ready_storage: Storage, photo: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = put_original(ready_storage, photo)
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "1000")
+    (outcome,) = handler(make_s3_event(ready_storage.settings.bucket, image.original_key), CONTEXT)[
+        "processed"
+    ]
+    assert outcome["status"] == "failed" and "limit" in outcome["error"]
