@@ -1,0 +1,121 @@
+"""The Kitteh web app: upload page, gallery, image pages and the JSON API.
+
+``create_app`` is the application factory; the module-level ``app`` is what
+Zappa (``app_function: app.app``) and ``flask --app app`` serve. The app never
+migrates the database: ``/healthz`` says so when the schema is behind.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import click
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from kitteh.config import Settings
+from kitteh.logs import configure_logging
+from kitteh.storage import Storage
+from views import api, close_session, pages
+
+csrf = CSRFProtect()
+
+#: Room for the multipart envelope around a file of the maximum size.
+_FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, or from ``test_config`` in tests.
+
+    ``test_config`` may hold a ``KITTEH_SETTINGS`` (:class:`Settings`) and a
+    ``KITTEH_STORAGE`` (a :class:`Storage` with injected clients), plus any Flask
+    configuration keys.
+    """
+    configure_logging()
+    test_config = dict(test_config or {})
+    settings: Settings = test_config.pop("KITTEH_SETTINGS", None) or Settings.from_env()
+    storage: Storage = test_config.pop("KITTEH_STORAGE", None) or Storage(settings)
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key or _development_secret_key(),
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + _FORM_OVERHEAD_BYTES,
+        # The session cookie only carries the CSRF token and flashed messages.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(test_config)
+    app.extensions["kitteh.settings"] = settings
+    app.extensions["kitteh.storage"] = storage
+
+    csrf.init_app(app)
+    # The API is cookie-less: no browser session for a forged request to ride on.
+    csrf.exempt(api.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    app.teardown_appcontext(close_session)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _http_error)
+    app.cli.add_command(kitteh_command)
+    return app
+
+
+def _development_secret_key() -> str:
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        # Every Lambda container would draw its own key and reject the others'
+        # CSRF tokens: a deployment must share one.
+        raise RuntimeError("SECRET_KEY must be set in the function's environment")
+    return secrets.token_hex(32)
+
+
+def _wants_json() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _http_error(error: HTTPException) -> Any:
+    code = error.code or 500
+    if code >= 500:
+        description = "something went wrong on our side; please try again"
+    else:
+        description = error.description
+    if _wants_json():
+        return jsonify(error=description), code
+    return render_template("error.html", code=code, description=description), code
+
+
+@click.group("kitteh")
+def kitteh_command() -> None:
+    """Kitteh's own commands."""
+
+
+@kitteh_command.command("migrate")
+@click.option("--revision", default="head", show_default=True)
+def migrate_command(revision: str) -> None:
+    """Upgrade the database (the same code as handlers.migrate)."""
+    from handlers.migrate import handler
+
+    result = handler({"revision": revision}, None)
+    click.echo(result)
+    if "error" in result:
+        raise SystemExit(1)
+
+
+@kitteh_command.command("bootstrap")
+@click.option("--origin", "origins", multiple=True, help="Browser origin allowed to upload.")
+def bootstrap_command(origins: tuple[str, ...]) -> None:
+    """Create buckets, queue and notification (idempotent; AWS included)."""
+    from kitteh.bootstrap import bootstrap
+
+    settings = Settings.from_env()
+    if origins:
+        settings = replace(settings, cors_origins=origins)
+    click.echo(bootstrap(settings))
+
+
+app = create_app()

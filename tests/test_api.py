@@ -1,0 +1,186 @@
+"""The JSON API through Flask's test client, with moto behind it."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from handlers.resize import handler
+from kitteh.config import Settings
+from kitteh.storage import Storage
+from tests.lambda_events import FakeLambdaContext, make_s3_event
+
+
+def post_file(client: FlaskClient, data: bytes, filename: str = "cat.jpg") -> Any:
+    return client.post(
+        "/api/images",
+        data={"file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+def deliver(settings: Settings, name: str, client: FlaskClient) -> dict[str, Any]:
+    """Send the object's S3 event to the resize function, as S3 → Lambda would."""
+    image = client.get(f"/api/images/{name}").get_json()
+    key = storage_key_of(settings, image)
+    handler(make_s3_event(settings.bucket, key), FakeLambdaContext())
+    return dict(client.get(f"/api/images/{name}").get_json())
+
+
+def storage_key_of(settings: Settings, resource: dict[str, Any]) -> str:
+    from kitteh.db import session_scope
+    from kitteh.images import get_image
+
+    with session_scope(settings.database_url) as session:
+        image = get_image(session, resource["name"])
+        assert image is not None
+        return image.original_key
+
+
+def test_upload_then_event_makes_the_image_ready(
+    client: FlaskClient, settings: Settings, photo: bytes
+) -> None:
+    response = post_file(client, photo, "Mittens on the sofa.jpg")
+    assert response.status_code == 201
+    created = response.get_json()
+    assert response.headers["Location"].endswith(f"/api/images/{created['name']}")
+    assert created["status"] == "pending"
+    assert created["variants"] == {}
+    assert created["original_filename"] == "Mittens on the sofa.jpg"
+    assert created["page_url"].endswith(f"/{created['name']}Kitty")
+
+    ready = deliver(settings, created["name"], client)
+
+    assert ready["status"] == "ready"
+    assert (ready["width"], ready["height"], ready["bytes"]) == (1800, 1200, len(photo))
+    assert ready["content_type"] == "image/jpeg"
+    assert {k: (v["width"], v["height"]) for k, v in ready["variants"].items()} == {
+        "tiny": (90, 60),
+        "large": (300, 200),
+        "monstrous": (600, 400),
+    }
+    assert all(v["url"].startswith("http") for v in ready["variants"].values())
+
+
+def test_lookup_is_case_insensitive(client: FlaskClient, photo: bytes) -> None:
+    name = post_file(client, photo).get_json()["name"]
+    assert client.get(f"/api/images/{name.lower()}").get_json()["name"] == name
+    assert client.get(f"/api/images/{name.upper()}").status_code == 200
+
+
+def test_unknown_name_is_a_json_404(client: FlaskClient) -> None:
+    response = client.get("/api/images/NoSuchKitty")
+    assert response.status_code == 404
+    assert "NoSuchKitty" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        (b"hello, I am a text file\n", 415, "not an image"),
+        (b"", 400, "empty"),
+        (b"GIF87a" + b"\0" * 4, 415, None),
+    ],
+    ids=["text", "empty", "mangled-gif"],
+)
+def test_bad_uploads_are_refused_with_json(
+    client: FlaskClient, data: bytes, status: int, message: str | None
+) -> None:
+    response = post_file(client, data, "notes.jpg")
+    assert response.status_code in (status, 422)
+    error = response.get_json()["error"]
+    assert error
+    if message:
+        assert message in error
+    assert client.get("/api/images").get_json()["items"] == []
+
+
+def test_missing_file_field_is_a_400(client: FlaskClient) -> None:
+    response = client.post("/api/images", data={"other": "x"})
+    assert response.status_code == 400
+    assert "file" in response.get_json()["error"]
+
+
+def test_over_the_size_limit_is_a_413(
+    settings: Settings, storage: Storage, database: str, photo: bytes
+) -> None:
+    from dataclasses import replace
+
+    from app import create_app
+
+    small = replace(settings, max_upload_bytes=len(photo) // 2)
+    app = create_app({"TESTING": True, "KITTEH_SETTINGS": small, "KITTEH_STORAGE": storage})
+    response = post_file(app.test_client(), photo + b"\0" * 100_000)
+    assert response.status_code == 413
+    assert "limit" in response.get_json()["error"]
+
+
+def test_wrong_method_is_json_too(client: FlaskClient) -> None:
+    response = client.delete("/api/images")
+    assert response.status_code == 405
+    assert response.get_json()["error"]
+
+
+def test_presigned_upload_pins_key_type_and_size(client: FlaskClient, settings: Settings) -> None:
+    response = client.post(
+        "/api/uploads",
+        json={"filename": "big cat.jpg", "content_type": "image/jpeg", "size": 12_000_000},
+    )
+    assert response.status_code == 201
+    grant = response.get_json()
+    assert grant["status"] == "pending"
+    assert grant["name"] and response.headers["Location"].endswith(grant["name"])
+    assert grant["fields"]["key"].startswith(settings.originals_prefix)
+    assert "big cat" not in grant["fields"]["key"]
+    assert grant["fields"]["Content-Type"] == "image/jpeg"
+    assert "policy" in grant["fields"] and grant["url"].startswith("http")
+    import base64
+    import json
+
+    policy = json.loads(base64.b64decode(grant["fields"]["policy"]))
+    assert ["content-length-range", 1, 12_000_000] in policy["conditions"]
+    assert {"key": grant["fields"]["key"]} in policy["conditions"]
+    assert {"Content-Type": "image/jpeg"} in policy["conditions"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"filename": "a.txt", "content_type": "text/plain", "size": 10}, 415, "not accepted"),
+        ({"filename": "a.jpg", "content_type": "image/jpeg", "size": 10**9}, 413, "limit"),
+        ({"filename": "a.jpg", "content_type": "image/jpeg"}, 400, "size"),
+        ({"filename": "a.jpg", "content_type": "image/jpeg", "size": "12"}, 400, "size"),
+        ({"content_type": "image/jpeg", "size": 12}, 400, "filename"),
+        ({"filename": "a.jpg", "size": 12}, 400, "content_type"),
+        ({"filename": "a.jpg", "content_type": "image/jpeg", "size": 0}, 400, "empty"),
+        ([], 400, "JSON object"),
+    ],
+)
+def test_presigned_upload_refuses_bad_requests(
+    client: FlaskClient, body: Any, status: int, message: str
+) -> None:
+    response = client.post("/api/uploads", json=body)
+    assert response.status_code == status
+    assert message in response.get_json()["error"]
+
+
+def test_list_is_newest_first_with_keyset_cursor(client: FlaskClient, photo: bytes) -> None:
+    names = [post_file(client, photo).get_json()["name"] for _ in range(5)]
+    first = client.get("/api/images?limit=2").get_json()
+    second = client.get(f"/api/images?limit=2&cursor={first['next']}").get_json()
+    third = client.get(f"/api/images?limit=2&cursor={second['next']}").get_json()
+    listed = [i["name"] for page in (first, second, third) for i in page["items"]]
+    assert listed == names[::-1]
+    assert third["next"] is None
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=500", "limit=abc", "cursor=!!!", "cursor=LTE", "status=bogus"]
+)
+def test_list_refuses_bad_parameters(client: FlaskClient, query: str) -> None:
+    response = client.get(f"/api/images?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["error"]

@@ -1,0 +1,89 @@
+"""The JSON API under ``/api``.
+
+Every error answers ``{"error": "..."}``: rejections from the core here, HTTP
+errors (404, 405, 413, 500) in ``app.py``'s handlers, which also see errors
+raised before a view is chosen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, request, url_for
+
+from kitteh import images
+from kitteh.imaging import ImageError
+from models import Image
+from views import get_session, get_storage, image_resource
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+@bp.errorhandler(images.Rejected)
+@bp.errorhandler(ImageError)
+def rejected(error: images.Rejected | ImageError) -> tuple[Any, int]:
+    return jsonify(error=error.reason), error.status_code
+
+
+@bp.post("/images")
+def upload_image() -> tuple[Any, int, dict[str, str]]:
+    """Upload an original as multipart field ``file``; it is processed in the background."""
+    upload = request.files.get("file")
+    if upload is None:
+        abort(400, "a multipart field named 'file' is required")
+    session = get_session()
+    image = images.upload_original(
+        session, get_storage(), stream=upload.stream, filename=upload.filename
+    )
+    return _created(image)
+
+
+@bp.post("/uploads")
+def create_upload() -> tuple[Any, int, dict[str, str]]:
+    """Hand out a presigned POST, for files too large to pass through the app."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, 'send a JSON object: {"filename", "content_type", "size"}')
+    session = get_session()
+    upload = images.create_presigned_upload(
+        session,
+        get_storage(),
+        filename=body.get("filename"),
+        content_type=body.get("content_type"),
+        size=body.get("size"),
+    )
+    session.commit()
+    document = image_resource(upload.image)
+    document.update(url=upload.url, fields=upload.fields)
+    return _created(upload.image, document)
+
+
+@bp.get("/images")
+def list_images() -> Any:
+    raw_limit = request.args.get("limit", str(DEFAULT_PAGE_SIZE))
+    limit = int(raw_limit) if raw_limit.isdigit() else 0
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        abort(400, f"'limit' must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    page = images.list_images(
+        get_session(),
+        limit=limit,
+        cursor=request.args.get("cursor") or None,
+        status=request.args.get("status") or None,
+    )
+    return jsonify(items=[image_resource(image) for image in page.items], next=page.next_cursor)
+
+
+@bp.get("/images/<name>")
+def get_image(name: str) -> Any:
+    image = images.get_image(get_session(), name)
+    if image is None:
+        abort(404, f"no image is named {name!r}")
+    return jsonify(image_resource(image))
+
+
+def _created(image: Image, document: dict[str, Any] | None = None) -> Any:
+    location = url_for("api.get_image", name=image.name, _external=True)
+    return jsonify(document or image_resource(image)), 201, {"Location": location}
