@@ -1,0 +1,50 @@
+# Kitteh's tasks. `make run` and `make test` are the two a newcomer needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format migrate bootstrap relay package bench localstack-start localstack-stop clean
+
+$(VENV)/.installed-local: requirements.txt requirements-local.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-local.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-local requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed-local ## serve the app on the embedded default (KITTEH_STACK=localstack for LocalStack + PostgreSQL)
+	$(PY) -m kitteh.local
+
+test: $(VENV)/.installed-dev ## lint, then the whole suite (moto, PostgreSQL, LocalStack, the Zappa package)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	localstack/with-localstack.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: $(VENV)/.installed-local ## upgrade DATABASE_URL's schema through handlers.migrate
+	$(PY) -c 'import json, sys; from handlers.migrate import handler; r = handler({}, None); print(json.dumps(r)); sys.exit("error" in r)'
+
+bootstrap: $(VENV)/.installed-local ## create buckets, queue, notification and CORS on the configured endpoint
+	$(PY) -m kitteh.bootstrap
+
+relay: $(VENV)/.installed-local ## deliver queued S3 events to the resize function
+	$(PY) -m kitteh.relay
+
+localstack-start:
+	localstack/start.sh
+
+localstack-stop:
+	localstack/stop.sh
+
+clean:
+	rm -rf build instance .pytest_cache .ruff_cache

@@ -1,0 +1,190 @@
+"""``make run``: the whole Kitteh flow on one machine, in one command.
+
+Two stacks, chosen by ``KITTEH_STACK``:
+
+``embedded`` (the default)
+    Needs nothing installed: moto's server answers S3 and SQS in-process on a
+    loopback port, SQLite keeps the records. Both live only as long as the
+    process: moto keeps objects in memory, so the database is made afresh at
+    every start too, and no image is ever listed whose objects are gone.
+
+``localstack``
+    LocalStack on 127.0.0.1:4566 (started with ``localstack/start.sh`` when
+    nothing answers there, and stopped again on exit) and PostgreSQL
+    (``DATABASE_URL``, by default the local server's ``kitteh`` database).
+
+Either way the same steps follow: migrate through the migrate function's code,
+bootstrap buckets, queue and notification, relay each queued S3 event to the
+resize function exactly as Lambda would deliver it, and serve the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+from kitteh.logs import configure_logging
+
+log = logging.getLogger("kitteh.local")
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALSTACK_URL = "http://127.0.0.1:4566"
+DEFAULT_LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/kitteh"
+
+#: Fake credentials: local endpoints accept any, and a developer's real AWS keys
+#: must never be sent to them (or, by a mistyped endpoint, to AWS).
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "kitteh-local",
+    "AWS_SECRET_ACCESS_KEY": "kitteh-local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_embedded(cleanup: ExitStack) -> dict[str, str]:
+    """Start moto's server on a loopback port; return the environment that points at it."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietRequestHandler(WSGIRequestHandler):
+        def log_request(self, *args: object, **kwargs: object) -> None:
+            pass  # the app's own requests are logged; S3's and SQS's would drown them
+
+    port = free_port()
+    server = make_server(
+        "127.0.0.1",
+        port,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=True,
+        request_handler=QuietRequestHandler,
+    )
+    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+    cleanup.callback(server.shutdown)
+    database = ROOT / "instance" / "embedded.db"
+    database.parent.mkdir(exist_ok=True)
+    # moto forgets every object when it stops, so the records must go as well.
+    database.unlink(missing_ok=True)
+    endpoint = f"http://127.0.0.1:{port}"
+    log.info("embedded S3 + SQS (moto) at %s; SQLite at %s", endpoint, database)
+    return {"AWS_ENDPOINT_URL": endpoint, "DATABASE_URL": f"sqlite:///{database}"}
+
+
+def localstack_answers() -> bool:
+    try:
+        with urllib.request.urlopen(f"{LOCALSTACK_URL}/_localstack/health", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def start_localstack(cleanup: ExitStack) -> dict[str, str]:
+    """Use the LocalStack on 127.0.0.1:4566, starting it (and stopping it later) if needed."""
+    if localstack_answers():
+        log.info("using the LocalStack already running at %s", LOCALSTACK_URL)
+    else:
+        subprocess.run([str(ROOT / "localstack" / "start.sh")], check=True)
+        cleanup.callback(subprocess.run, [str(ROOT / "localstack" / "stop.sh")], check=False)
+    database_url = os.environ.get("DATABASE_URL") or DEFAULT_LOCAL_POSTGRES
+    ensure_postgres_database(database_url)
+    return {"AWS_ENDPOINT_URL": LOCALSTACK_URL, "DATABASE_URL": database_url}
+
+
+def ensure_postgres_database(database_url: str) -> None:
+    """Create the database named in ``database_url`` if the server lacks it."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql" or not url.database:
+        return
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
+            ).first()
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+                log.info("created database %s", url.database)
+    finally:
+        admin.dispose()
+
+
+STACKS: dict[str, Callable[[ExitStack], dict[str, str]]] = {
+    "embedded": start_embedded,
+    "localstack": start_localstack,
+}
+
+
+def run(stack: str, host: str, port: int) -> None:
+    from werkzeug.serving import run_simple
+
+    with ExitStack() as cleanup:
+        os.environ.update(LOCAL_CREDENTIALS)
+        os.environ.update(STACKS[stack](cleanup))
+
+        # Imported only now: they read their settings from the environment above.
+        from app import create_app
+        from handlers import migrate, resize
+        from kitteh.aws import sqs_client
+        from kitteh.bootstrap import bootstrap
+        from kitteh.config import Settings
+        from kitteh.relay import EventRelay, LocalLambdaContext, lambda_invoker
+
+        log.info("migrate: %s", migrate.handler({}, LocalLambdaContext(function_name="migrate")))
+        settings = Settings.from_env()
+        origin = f"http://{host}:{port}"
+        summary = bootstrap(settings, app_origins=[origin, f"http://localhost:{port}"])
+
+        relay = EventRelay(
+            sqs_client(settings), summary["queue_url"], lambda_invoker(resize.handler)
+        )
+        stop = threading.Event()
+        relay_thread = threading.Thread(target=relay.run, args=(stop,), name="relay", daemon=True)
+        relay_thread.start()
+        cleanup.callback(relay_thread.join, 10)
+        cleanup.callback(stop.set)
+
+        log.info("Kitteh (%s stack) at %s — Ctrl-C stops everything", stack, origin)
+        run_simple(host, port, create_app(), threaded=True, use_reloader=False)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    configure_logging()
+    stack = os.environ.get("KITTEH_STACK", "embedded").strip() or "embedded"
+    if stack not in STACKS:
+        log.error("KITTEH_STACK must be one of %s, not %r", ", ".join(STACKS), stack)
+        return 2
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    # SIGTERM (from `kill` or a process manager) cleans up like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        run(stack, host, port)
+    except KeyboardInterrupt:
+        pass
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
