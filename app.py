@@ -108,14 +108,20 @@ def migrate_command(revision: str) -> None:
 
 @kitteh_command.command("bootstrap")
 @click.option("--origin", "origins", multiple=True, help="Browser origin allowed to upload.")
-def bootstrap_command(origins: tuple[str, ...]) -> None:
-    """Create buckets, queue and notification (idempotent; AWS included)."""
+@click.option(
+    "--queue/--no-queue",
+    default=True,
+    show_default=True,
+    help="Also the SQS queue and S3 → SQS notification (not on AWS with Zappa's trigger).",
+)
+def bootstrap_command(origins: tuple[str, ...], queue: bool) -> None:
+    """Create buckets, CORS and the event queue (idempotent; AWS included)."""
     from kitteh.bootstrap import bootstrap
 
     settings = Settings.from_env()
     if origins:
         settings = replace(settings, cors_origins=origins)
-    click.echo(bootstrap(settings))
+    click.echo(bootstrap(settings, with_queue=queue))
 
 
 app = create_app()

@@ -203,11 +203,15 @@ def bootstrap(
     s3: Any = None,
     sqs: Any = None,
     app_origins: Iterable[str] | None = None,
+    with_queue: bool = True,
 ) -> dict[str, Any]:
     """Create or converge everything Kitteh needs in S3 and SQS; return a summary.
 
     ``s3`` and ``sqs`` default to clients built from ``settings``. ``app_origins``
     replaces ``settings.cors_origins`` as the browser origins allowed by CORS.
+    ``with_queue=False`` sets up buckets and CORS only: on AWS, Zappa's deploy
+    subscribes the resize function to the bucket itself, and S3 refuses two
+    notifications for the same events on the same prefix.
     """
     s3 = s3 if s3 is not None else s3_client(settings)
     sqs = sqs if sqs is not None else sqs_client(settings)
@@ -217,6 +221,28 @@ def bootstrap(
     for name in dict.fromkeys((bucket, variants)):  # once if they are the same bucket
         ensure_bucket(s3, name)
 
+    queues = _ensure_event_queue(s3, sqs, settings) if with_queue else {}
+    ensure_cors(s3, bucket, cors_rules(origins))
+    if variants != bucket:
+        ensure_cors(s3, variants, cors_rules(origins, upload=False))
+
+    return {
+        "bucket": bucket,
+        "variants_bucket": variants,
+        "originals_prefix": settings.originals_prefix,
+        "queue_url": queues.get("queue_url"),
+        "queue_arn": queues.get("queue_arn"),
+        "dlq_url": queues.get("dlq_url"),
+        "dlq_arn": queues.get("dlq_arn"),
+        "cors_origins": list(origins),
+        "notification_changed": queues.get("notification_changed", False),
+        "region": settings.region,
+        "endpoint_url": settings.endpoint_url,
+    }
+
+
+def _ensure_event_queue(s3: Any, sqs: Any, settings: Settings) -> dict[str, Any]:
+    """The queue (with its dead-letter queue) that receives the originals' events."""
     dlq_url, dlq_arn = ensure_queue(
         sqs, f"{settings.queue_name}-dlq", {"MessageRetentionPeriod": str(DLQ_RETENTION)}
     )
@@ -230,34 +256,28 @@ def bootstrap(
             ),
             # Before the notification: S3 validates a new destination by sending it a
             # test event, and refuses the configuration if the policy denies that.
-            "Policy": json.dumps(queue_policy(queue_arn, bucket)),
+            "Policy": json.dumps(queue_policy(queue_arn, settings.bucket)),
         },
     )
-
-    notification_changed = ensure_notification(s3, bucket, queue_arn, settings.originals_prefix)
-    ensure_cors(s3, bucket, cors_rules(origins))
-    if variants != bucket:
-        ensure_cors(s3, variants, cors_rules(origins, upload=False))
-
+    changed = ensure_notification(s3, settings.bucket, queue_arn, settings.originals_prefix)
     return {
-        "bucket": bucket,
-        "variants_bucket": variants,
-        "originals_prefix": settings.originals_prefix,
         "queue_url": queue_url,
         "queue_arn": queue_arn,
         "dlq_url": dlq_url,
         "dlq_arn": dlq_arn,
-        "cors_origins": list(origins),
-        "notification_changed": notification_changed,
-        "region": settings.region,
-        "endpoint_url": settings.endpoint_url,
+        "notification_changed": changed,
     }
 
 
 def main() -> int:
-    """Bootstrap from the environment's settings and print the summary as JSON."""
+    """Bootstrap from the environment's settings and print the summary as JSON.
+
+    ``--no-queue``: buckets and CORS only (on AWS, where Zappa subscribes the
+    resize function to the bucket).
+    """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    summary = bootstrap(Settings.from_env())
+    with_queue = "--no-queue" not in sys.argv[1:]
+    summary = bootstrap(Settings.from_env(), with_queue=with_queue)
     json.dump(summary, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

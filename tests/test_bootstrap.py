@@ -179,3 +179,14 @@ def test_main_prints_the_summary_as_json(
     summary = json.loads(capsys.readouterr().out)
     assert summary["bucket"] == "from-env"
     assert summary["queue_url"].endswith("/from-env-queue")
+
+
+def test_without_queue_only_buckets_and_cors_are_set(aws: None, settings: Settings) -> None:
+    summary = bootstrap(settings, with_queue=False)
+    s3 = s3_client(settings)
+    assert summary["queue_url"] is None
+    assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(
+        Bucket=settings.bucket
+    )
+    assert s3.get_bucket_cors(Bucket=settings.bucket)["CORSRules"]
+    assert sqs_client(settings).list_queues().get("QueueUrls", []) == []
