@@ -18,14 +18,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed-local requirements-dev.txt
 run: $(VENV)/.installed-local ## serve the app on the embedded default (KITTEH_STACK=localstack for LocalStack + PostgreSQL)
 	$(PY) -m kitteh.local
 
-test: $(VENV)/.installed-dev ## lint, then the whole suite (moto, PostgreSQL, LocalStack, the Zappa package)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+test: lint ## lint, then the whole suite (moto, PostgreSQL, LocalStack, the Zappa package)
 	localstack/with-localstack.sh $(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed-dev
+lint: $(VENV)/.installed-dev ## ruff check, ruff format --check, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .

@@ -80,10 +80,9 @@ def _wants_json() -> bool:
 
 def _http_error(error: HTTPException) -> Any:
     code = error.code or 500
+    description = error.description or error.name
     if code >= 500:
         description = "something went wrong on our side; please try again"
-    else:
-        description = error.description
     if _wants_json():
         return jsonify(error=description), code
     return render_template("error.html", code=code, description=description), code

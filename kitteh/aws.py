@@ -26,7 +26,7 @@ def _config(settings: Settings, endpoint_url: str | None) -> Config:
     return Config(
         region_name=settings.region,
         signature_version="s3v4",
-        retries=_RETRIES,  # type: ignore[arg-type]
+        retries=_RETRIES,
         s3={"addressing_style": addressing},
         connect_timeout=5,
         read_timeout=30,

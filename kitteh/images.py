@@ -12,7 +12,7 @@ import binascii
 import logging
 import posixpath
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -109,7 +109,7 @@ def upload_original(
     session: Session,
     storage: Storage,
     *,
-    stream: BinaryIO,
+    stream: IO[bytes],
     filename: str | None,
 ) -> Image:
     """Accept an original through the app (form or API) and store it.

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import BinaryIO
+from typing import IO
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
@@ -113,7 +113,7 @@ def fit_within(width: int, height: int, box: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def inspect(source: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+def inspect(source: bytes | IO[bytes], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Identify an original from its header alone.
 
     :raise NotAnImage: the bytes are empty or not an image at all.
@@ -156,7 +156,7 @@ def render_variants(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> lis
 
 
 @contextmanager
-def _open(source: bytes | BinaryIO, max_pixels: int) -> Iterator[Image.Image]:
+def _open(source: bytes | IO[bytes], max_pixels: int) -> Iterator[Image.Image]:
     stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     if _is_empty(stream):
         raise NotAnImage("the file is empty")
@@ -184,7 +184,7 @@ def _open(source: bytes | BinaryIO, max_pixels: int) -> Iterator[Image.Image]:
         yield image
 
 
-def _is_empty(stream: BinaryIO) -> bool:
+def _is_empty(stream: IO[bytes]) -> bool:
     position = stream.tell()
     empty = not stream.read(1)
     stream.seek(position)
@@ -228,8 +228,9 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
     if image.mode == "1":
         return image.convert("L")
     rgba = image.convert("RGBA")
-    lowest_alpha, _ = rgba.getchannel("A").getextrema()
-    return rgba if lowest_alpha < 255 else rgba.convert("RGB")
+    alpha_extrema: tuple[int, int] = rgba.getchannel("A").getextrema()  # type: ignore[assignment]
+    # A single-band image's extrema are one (min, max) pair.
+    return rgba if alpha_extrema[0] < 255 else rgba.convert("RGB")
 
 
 @lru_cache(maxsize=1)

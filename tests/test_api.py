@@ -184,3 +184,21 @@ def test_list_refuses_bad_parameters(client: FlaskClient, query: str) -> None:
     response = client.get(f"/api/images?{query}")
     assert response.status_code == 400
     assert response.get_json()["error"]
+
+
+def test_unexpected_errors_are_json_500s(
+    settings: Settings, storage: Storage, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import create_app
+    from kitteh import images
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(images, "list_images", broken)
+    # Not TESTING: Flask would re-raise instead of answering as in production.
+    app = create_app({"KITTEH_SETTINGS": settings, "KITTEH_STORAGE": storage})
+    response = app.test_client().get("/api/images")
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "something went wrong on our side; please try again"}
+    assert "on fire" not in response.text
