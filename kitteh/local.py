@@ -6,7 +6,8 @@ Two stacks, chosen by ``KITTEH_STACK``:
     Needs nothing installed: moto's server answers S3 and SQS in-process on a
     loopback port, SQLite keeps the records. Both live only as long as the
     process: moto keeps objects in memory, so the database is made afresh at
-    every start too, and no image is ever listed whose objects are gone.
+    every start too (``instance/embedded-<pid>.db``, removed on exit), and no
+    image is ever listed whose objects are gone.
 
 ``localstack``
     LocalStack on 127.0.0.1:4566 (started with ``localstack/start.sh`` when
@@ -75,10 +76,12 @@ def start_embedded(cleanup: ExitStack) -> dict[str, str]:
     )
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     cleanup.callback(server.shutdown)
-    database = ROOT / "instance" / "embedded.db"
+    # moto forgets every object when it stops, so the records go with it: a
+    # database of this process's own, removed on exit (two stacks may run at once).
+    database = ROOT / "instance" / f"embedded-{os.getpid()}.db"
     database.parent.mkdir(exist_ok=True)
-    # moto forgets every object when it stops, so the records must go as well.
     database.unlink(missing_ok=True)
+    cleanup.callback(database.unlink, missing_ok=True)
     endpoint = f"http://127.0.0.1:{port}"
     log.info("embedded S3 + SQS (moto) at %s; SQLite at %s", endpoint, database)
     return {"AWS_ENDPOINT_URL": endpoint, "DATABASE_URL": f"sqlite:///{database}"}

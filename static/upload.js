@@ -5,19 +5,30 @@
   const form = document.getElementById("upload-form");
   if (!form) return;
   const input = form.querySelector("input[type=file]");
+  const button = form.querySelector("button[type=submit]");
   const progress = form.querySelector("progress");
   const status = form.querySelector(".upload-status");
   const threshold = Number(form.dataset.directThreshold);
+
+  function reset() {
+    button.disabled = false;
+    progress.hidden = true;
+    progress.value = 0;
+    status.textContent = "";
+  }
+  // Coming back with the Back button restores the page as it was left, mid-upload.
+  window.addEventListener("pageshow", reset);
 
   form.addEventListener("submit", async function (event) {
     const file = input.files[0];
     if (!file || file.size <= threshold) return; // the form post does it
     event.preventDefault();
+    button.disabled = true; // a second click would make a second image
     try {
       await uploadDirect(file);
     } catch (error) {
+      reset();
       status.textContent = error.message;
-      progress.hidden = true;
     }
   });
 
@@ -28,13 +39,24 @@
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ filename: file.name, content_type: file.type, size: file.size }),
     });
-    const grant = await response.json();
-    if (!response.ok) throw new Error(grant.error || "The upload was refused.");
+    const grant = await readJson(response);
+    if (!response.ok) {
+      throw new Error((grant && grant.error) || "The upload was refused (HTTP " + response.status + ").");
+    }
     const body = new FormData();
     for (const [name, value] of Object.entries(grant.fields)) body.append(name, value);
     body.append("file", file); // S3 ignores every field after the file
     await postWithProgress(grant.url, body);
     window.location.assign(grant.page_url);
+  }
+
+  // A gateway in front of the app may answer an error with HTML, not JSON.
+  async function readJson(response) {
+    try {
+      return await response.json();
+    } catch (error) {
+      return null;
+    }
   }
 
   function postWithProgress(url, body) {
