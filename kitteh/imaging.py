@@ -140,14 +140,17 @@ def render_variants(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> lis
         targets = [(kind, fit_within(*upright, box)) for kind, box in SIZES]
         try:
             working = _decode(image, upright, targets[0][1])
+            if working.size != targets[0][1]:
+                # Done inside the block so the full decoded frame is freed at once.
+                working = _first_step(working, targets[0][1])
+            elif working is image:
+                working = image.copy()  # small original: must outlive the closed file
         except _DECODE_ERRORS as exc:
             raise CorruptImage(f"the image data is truncated or corrupt ({exc})") from exc
 
     renditions = []
     for kind, size in targets:
         if working.size != size:
-            # Only the first step can shrink by much; the box reduction keeps it fast
-            # without visible loss (reducing_gap=3 is close to a pure Lanczos).
             working = working.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
         if kind == targets[0][0]:
             working = _to_srgb(working)
@@ -211,10 +214,28 @@ def _decode(image: Image.Image, upright: tuple[int, int], largest: tuple[int, in
         needed = largest
         if upright != image.size:  # draft works in stored orientation
             needed = (largest[1], largest[0])
+        width, height = image.size
+        # libjpeg's 1/8 scale keeps only each block's DC term (an 8x8 box average):
+        # too blurry unless at least 2x of real resampling follows. Else stop at 1/4.
+        if min(width // needed[0], height // needed[1]) < 16:
+            needed = (max(needed[0], width // 4), max(needed[1], height // 4))
         image.draft(image.mode, needed)
     image.seek(0)  # the first frame of an animation
-    upright_image = ImageOps.exif_transpose(image)
-    return _normalise_mode(upright_image)
+    image.load()
+    ImageOps.exif_transpose(image, in_place=True)  # no full-size copy
+    return _normalise_mode(image)
+
+
+def _first_step(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Shrink the decoded frame to the largest rendition.
+
+    From 2x down, Hamming is within 0.0005 SSIM of Lanczos at about half the cost
+    (large24: 1500 -> 600 px in 6.5 ms instead of 13); below 2x its softness shows
+    (small.jpg 640 -> 600: -0.0027 SSIM), so Lanczos stays there.
+    """
+    factor = min(image.width / size[0], image.height / size[1])
+    resample = Image.Resampling.HAMMING if factor >= 2 else Image.Resampling.LANCZOS
+    return image.resize(size, resample, reducing_gap=3.0)
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:
@@ -227,7 +248,7 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
         return image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
     if image.mode == "1":
         return image.convert("L")
-    rgba = image.convert("RGBA")
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
     alpha_extrema: tuple[int, int] = rgba.getchannel("A").getextrema()  # type: ignore[assignment]
     # A single-band image's extrema are one (min, max) pair.
     return rgba if alpha_extrema[0] < 255 else rgba.convert("RGB")
