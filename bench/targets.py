@@ -1,0 +1,87 @@
+"""The targets kitteh is held to, checked against one run's results.
+
+Speed targets are ratios of medians from the same run (never milliseconds), so a
+busy or slower machine moves both sides alike. Each check says by how much it
+passed or missed, in the unit a fix would be planned in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SPEED_INPUTS = ("phone12.jpg", "large24.jpg")
+#: baseline method -> minimum speed-up of kitteh over it (median vs median)
+SPEEDUPS = {"imagemagick": 14.0, "pillow_naive": 4.0, "pyvips": 1.0}
+SSIM_SLACK = 0.002
+RSS_OVER_BASELINE_MB = 45.0
+HANDLER_IMPORT_MS = 300.0
+PACKAGE_MB = 25.0
+
+
+def _check(name: str, value: float | None, ok: bool | None, detail: str) -> dict[str, Any]:
+    status = "N/A" if ok is None else ("PASS" if ok else "MISS")
+    return {"target": name, "value": value, "status": status, "detail": detail}
+
+
+def _speed(inp: str, row: dict[str, Any], base: str, need: float) -> dict[str, Any]:
+    name = f"{inp}: kitteh >= {need:g}x faster than {base}"
+    k, b = row.get("kitteh_ms"), row.get(f"{base}_ms")
+    if not k or not b:
+        return _check(name, None, None, "not measured")
+    ratio = b / k
+    budget = b / need  # the kitteh time that would just meet the target
+    if ratio >= need:
+        detail = f"{ratio:.2f}x; {budget - k:.1f} ms headroom"
+    else:
+        detail = f"{ratio:.2f}x; kitteh {k:.1f} ms must reach {budget:.1f} ms (-{k - budget:.1f})"
+    return _check(name, ratio, ratio >= need, detail)
+
+
+def _ssim(inp: str, row: dict[str, Any]) -> dict[str, Any]:
+    name = f"{inp}: SSIM(300) >= reference - {SSIM_SLACK}"
+    k, ref = row.get("kitteh_ssim_300"), row.get("reference_ssim_300")
+    if k is None or ref is None:
+        return _check(name, None, None, "not measured")
+    delta = k - ref
+    return _check(name, delta, delta >= -SSIM_SLACK, f"{k:.4f} vs {ref:.4f} ({delta:+.4f})")
+
+
+def _rss(inp: str, row: dict[str, Any]) -> dict[str, Any]:
+    name = f"{inp}: peak RSS <= Pillow baseline + {RSS_OVER_BASELINE_MB:g} MB"
+    over = row.get("kitteh_rss_over_baseline_mb")
+    if over is None:
+        return _check(name, None, None, "not measured")
+    detail = f"+{over:.1f} MB ({RSS_OVER_BASELINE_MB - over:+.1f} MB to spare)"
+    return _check(name, over, over <= RSS_OVER_BASELINE_MB, detail)
+
+
+def evaluate(resize: dict[str, Any], cold: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target with PASS / MISS / N/A and its margin."""
+    checks = [
+        _speed(inp, resize[inp], base, need)
+        for inp in SPEED_INPUTS
+        if inp in resize
+        for base, need in SPEEDUPS.items()
+    ]
+    checks += [_ssim(inp, row) for inp, row in resize.items()]
+    checks += [_rss(inp, row) for inp, row in resize.items()]
+    imp = cold.get("imports", {}).get("handlers.resize", {}).get("median_ms")
+    name = f"handlers.resize import <= {HANDLER_IMPORT_MS:g} ms"
+    checks.append(
+        _check(name, imp, None, "not measured")
+        if imp is None
+        else _check(
+            name,
+            imp,
+            imp <= HANDLER_IMPORT_MS,
+            f"{imp:.0f} ms ({HANDLER_IMPORT_MS - imp:+.0f} ms to spare)",
+        )
+    )
+    mb = cold.get("package", {}).get("mb")
+    name = f"build/dev.zip <= {PACKAGE_MB:g} MB"
+    checks.append(
+        _check(name, None, None, "run make package first")
+        if mb is None
+        else _check(name, mb, mb <= PACKAGE_MB, f"{mb:.1f} MB ({PACKAGE_MB - mb:+.1f} MB to spare)")
+    )
+    return checks
