@@ -90,22 +90,6 @@ class Storage:
         data = response["Body"].read()
         return StoredObject(key, data, response.get("ContentType"), len(data))
 
-    def original_size(self, key: str) -> int:
-        """Return an original's size in bytes without reading it.
-
-        :raise ObjectMissing: no such object.
-        """
-        try:
-            response = self.client.head_object(Bucket=self.settings.bucket, Key=key)
-        except ClientError as exc:
-            if _is_missing(exc):
-                raise ObjectMissing(key) from exc
-            raise
-        return int(response["ContentLength"])
-
-    def delete_original(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.settings.bucket, Key=key)
-
     def put_variant(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(
             Bucket=self.settings.variants_bucket_name,

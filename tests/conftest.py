@@ -39,6 +39,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
+def mocked_aws(aws_env: None) -> Iterator[None]:
+    """moto in place of AWS; clients made inside it talk to moto."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
 def settings(aws_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'kitteh.db'}")
     monkeypatch.setenv("KITTEH_BUCKET", "kitteh-test-originals")
@@ -48,15 +55,14 @@ def settings(aws_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 
 @pytest.fixture
-def s3(settings: Settings) -> Iterator[Any]:
+def s3(settings: Settings, mocked_aws: None) -> Iterator[Any]:
     """A moto S3 with both buckets."""
-    with mock_aws():
-        client = s3_client(settings)
-        client.create_bucket(Bucket=settings.bucket)
-        client.create_bucket(Bucket=settings.variants_bucket_name)
-        get_storage.cache_clear()
-        yield client
-        get_storage.cache_clear()
+    client = s3_client(settings)
+    client.create_bucket(Bucket=settings.bucket)
+    client.create_bucket(Bucket=settings.variants_bucket_name)
+    get_storage.cache_clear()
+    yield client
+    get_storage.cache_clear()
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from kitteh import bootstrap as bootstrap_module
 from kitteh.aws import s3_client, sqs_client
@@ -16,21 +14,7 @@ from kitteh.config import Settings
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
-    """moto with fake credentials, and nothing of the developer's AWS set-up."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def settings(aws: None) -> Settings:
+def settings(mocked_aws: None) -> Settings:
     return Settings()
 
 
@@ -128,7 +112,7 @@ def test_cors_allows_browser_uploads_and_reads(settings: Settings) -> None:
     assert set(rule["ExposeHeaders"]) == {"ETag", "Location"}
 
 
-def test_cors_origins_default_to_settings(aws: None) -> None:
+def test_cors_origins_default_to_settings(mocked_aws: None) -> None:
     settings = Settings(cors_origins=("https://kitteh.example", "http://localhost:5000"))
     summary = bootstrap(settings)
 
@@ -152,7 +136,7 @@ def test_queue_redrives_to_the_dlq_and_admits_s3(settings: Settings) -> None:
     assert int(dlq["MessageRetentionPeriod"]) == 14 * 24 * 3600
 
 
-def test_separate_variants_bucket_outside_us_east_1(aws: None) -> None:
+def test_separate_variants_bucket_outside_us_east_1(mocked_aws: None) -> None:
     settings = Settings(region="eu-west-1", variants_bucket="kitteh-variants")
     summary = bootstrap(settings)
     bootstrap(settings)
@@ -169,7 +153,7 @@ def test_separate_variants_bucket_outside_us_east_1(aws: None) -> None:
 
 
 def test_main_prints_the_summary_as_json(
-    aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    mocked_aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("KITTEH_BUCKET", "from-env")
     monkeypatch.setenv("KITTEH_QUEUE", "from-env-queue")
@@ -181,7 +165,7 @@ def test_main_prints_the_summary_as_json(
     assert summary["queue_url"].endswith("/from-env-queue")
 
 
-def test_without_queue_only_buckets_and_cors_are_set(aws: None, settings: Settings) -> None:
+def test_without_queue_only_buckets_and_cors_are_set(mocked_aws: None, settings: Settings) -> None:
     summary = bootstrap(settings, with_queue=False)
     s3 = s3_client(settings)
     assert summary["queue_url"] is None

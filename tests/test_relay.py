@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
-from moto import mock_aws
 
 from kitteh.aws import s3_client, sqs_client
 from kitteh.bootstrap import bootstrap
@@ -19,20 +17,6 @@ from kitteh.config import Settings
 from kitteh.relay import EventRelay, LocalLambdaContext, is_s3_event, lambda_invoker
 
 SAMPLE_EVENT = Path(__file__).resolve().parent.parent / "localstack" / "sample-s3-event.json"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """moto with fake credentials, and nothing of the developer's AWS set-up."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield
 
 
 class Recorder:
@@ -80,7 +64,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(aws: None) -> Stack:
+def stack(mocked_aws: None) -> Stack:
     stack = Stack(Settings())
     # Setting up the notification made S3 send its s3:TestEvent; start from an empty queue.
     stack.relay.poll_once(wait_seconds=0)
@@ -88,7 +72,7 @@ def stack(aws: None) -> Stack:
     return stack
 
 
-def test_setting_up_the_notification_sends_a_test_event_that_is_skipped(aws: None) -> None:
+def test_setting_up_the_notification_sends_a_test_event_that_is_skipped(mocked_aws: None) -> None:
     stack = Stack(Settings())
 
     assert stack.relay.poll_once(wait_seconds=0) == 1
