@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -15,8 +14,7 @@ from kitteh.aws import s3_client, sqs_client
 from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
 from kitteh.relay import EventRelay, LocalLambdaContext, is_s3_event, lambda_invoker
-
-SAMPLE_EVENT = Path(__file__).resolve().parent.parent / "localstack" / "sample-s3-event.json"
+from tests.lambda_events import load_event
 
 
 class Recorder:
@@ -208,6 +206,5 @@ def test_lambda_invoker_gives_each_invocation_a_fresh_context() -> None:
     assert 0 < first.get_remaining_time_in_millis() <= 60_000
 
 
-@pytest.mark.skipif(not SAMPLE_EVENT.exists(), reason="no LocalStack sample event recorded")
 def test_localstack_sample_event_is_an_s3_event() -> None:
-    assert is_s3_event(json.loads(SAMPLE_EVENT.read_text()))
+    assert is_s3_event(load_event("localstack_object_created.json"))
