@@ -39,6 +39,9 @@ bootstrap: $(VENV)/.installed-local ## create buckets, queue, notification and C
 relay: $(VENV)/.installed-local ## deliver queued S3 events to the resize function
 	$(PY) -m kitteh.relay
 
+package: ## the dev stage's Lambda package, build/dev.zip (docs/deploy.md)
+	scripts/package.sh dev build/dev.zip
+
 bench: $(VENV)/.installed-dev ## resize, cold start, end-to-end and gallery benchmarks → bench/RESULTS.md
 	bench/run.sh
 

@@ -1,0 +1,102 @@
+"""A stand-in for the Lambda Python runtime, run inside a bare interpreter.
+
+Started by :class:`tests.package.container.LambdaContainer` as::
+
+    python -I -S -B lambda_runner.py TASK_ROOT RUNTIME_DIR
+
+with an environment that holds only the settings under test. ``-S`` keeps every
+site-packages (the dev venv's too) off ``sys.path``, ``-I`` ignores ``PYTHON*``
+variables and this file's own folder, ``-B`` writes no bytecode (Lambda's task
+root is read-only). ``sys.path`` is then what Lambda's is: the unzipped package,
+the runtime's own libraries (boto3 and friends), the standard library.
+
+Like a warm container it imports ``handler`` once and serves events one after the
+other: one JSON request per line on stdin, one JSON reply per line on stdout.
+Everything the package prints (Zappa's access log, "Instancing..") goes to
+stderr, the container's log. This file imports nothing but the standard library
+until the package is on the path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+import uuid
+from typing import Any
+
+
+class FakeContext:
+    """The attributes of Lambda's context object that Zappa and Kitteh read."""
+
+    def __init__(self, function_name: str, memory_mb: int, timeout_s: int) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory_mb
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}"
+        )
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _origins(names: list[str]) -> dict[str, str | None]:
+    """Where each named module was loaded from (None: built in or not a file)."""
+    import importlib
+
+    found: dict[str, str | None] = {}
+    for name in names:
+        module = importlib.import_module(name)
+        found[name] = getattr(module, "__file__", None)
+    return found
+
+
+def _serve(request: dict[str, Any], handler: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        if "origins" in request:
+            result: Any = _origins(request["origins"])
+        else:
+            context = FakeContext(
+                os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "kitteh-dev"),
+                int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")),
+                int(request.get("timeout", 60)),
+            )
+            result = handler.lambda_handler(request["event"], context)
+    except Exception as exc:  # what Lambda reports as a function error
+        return {
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+            "ms": (time.perf_counter() - started) * 1000,
+        }
+    return {"result": result, "ms": (time.perf_counter() - started) * 1000}
+
+
+def main() -> int:
+    task_root, runtime_dir = sys.argv[1], sys.argv[2]
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # the package's prints join its log on stderr, a line at a time
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    sys.path[:0] = [task_root, runtime_dir]
+    os.chdir(task_root)
+
+    started = time.perf_counter()
+    import handler  # the zip's root handler.py, as Lambda's "handler.lambda_handler"
+
+    ready = {"ready": True, "import_ms": (time.perf_counter() - started) * 1000}
+    replies.write(json.dumps(ready) + "\n")
+    for line in sys.stdin:
+        reply = _serve(json.loads(line), handler)
+        replies.write(json.dumps(reply, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

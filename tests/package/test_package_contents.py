@@ -1,0 +1,193 @@
+"""What build/dev.zip holds: the run-time code and nothing else, built for Lambda's OS."""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from importlib.metadata import distributions
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from tests.package.build import PACKAGE_VENV
+from tests.package.cloud import LOCALSTACK_KEYS
+from tests.package.container import LambdaContainer
+from tests.package.zappa_config import ROOT, RUNTIME_PROVIDED, ZAPPA_RUNTIME, event_bucket
+
+pytestmark = pytest.mark.package
+
+MAX_ZIPPED_BYTES = 25 * 2**20
+#: Amazon Linux 2, under Lambda's python3.11: glibc 2.26, libstdc++ of GCC 7.
+MAX_GLIBC = (2, 26)
+MAX_GLIBCXX = (3, 4, 24)
+NEVER_SHIPPED = ("tests/", "bench/", "docs/", "localstack/", "scripts/", "instance/", ".venv/")
+TEST_TOOLS = {"pytest", "moto", "ruff", "mypy", "coverage", "pluggy", "iniconfig"}
+
+
+def _names(package_zip: Path) -> list[str]:
+    with zipfile.ZipFile(package_zip) as archive:
+        return archive.namelist()
+
+
+def _shipped_distributions(package_zip: Path) -> set[str]:
+    tops = {name.split("/", 1)[0] for name in _names(package_zip)}
+    return {
+        canonicalize_name(top.removesuffix(".dist-info").rsplit("-", 1)[0])
+        for top in tops
+        if top.endswith(".dist-info")
+    }
+
+
+def _requirement_closure() -> set[str]:
+    """Everything requirements.txt installs on Linux/CPython 3.11, extras included."""
+    site = next(PACKAGE_VENV.glob("lib/python3.*/site-packages"))
+    installed = {canonicalize_name(d.metadata["Name"]): d for d in distributions(path=[str(site)])}
+    requirements = ROOT / os.environ.get("KITTEH_REQUIREMENTS", "requirements.txt")
+    todo = [
+        Requirement(line)
+        for line in requirements.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "-"))
+    ]
+    seen: set[str] = set()
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in seen and not requirement.extras:
+            continue
+        seen.add(name)
+        for raw in installed[name].requires or []:
+            dependency = Requirement(raw)
+            extras = requirement.extras or {""}
+            if dependency.marker is None or any(
+                dependency.marker.evaluate({"extra": extra}) for extra in extras
+            ):
+                todo.append(dependency)
+    return seen
+
+
+def test_package_is_under_25_mb(package_zip: Path) -> None:
+    assert package_zip.stat().st_size < MAX_ZIPPED_BYTES
+
+
+def test_package_holds_the_requirements_less_what_lambda_has(package_zip: Path) -> None:
+    expected = (_requirement_closure() - set(RUNTIME_PROVIDED)) | ZAPPA_RUNTIME
+    assert _shipped_distributions(package_zip) == expected
+
+
+def test_no_tests_tools_caches_or_secrets(package_zip: Path) -> None:
+    names = _names(package_zip)
+    assert not [n for n in names if n.startswith(NEVER_SHIPPED)]
+    assert not [n for n in names if n.endswith(".pyc") and "/__pycache__/" not in f"/{n}"]
+    assert not [n for n in names if n.split("/", 1)[0] in {"boto3", "botocore", "pip"}]
+    assert not _shipped_distributions(package_zip) & TEST_TOOLS
+    assert not {"zappa_settings.json", "requirements.txt", "requirements-dev.txt"} & set(names)
+    assert not [n for n in names if n.split("/")[-1].startswith(".env")]
+    for module in ("app.py", "handler.py", "zappa_settings.py", "kitteh/config.py"):
+        assert module in names
+
+
+def _max_version(data: bytes, symbol: bytes) -> tuple[int, ...]:
+    found = re.findall(symbol + rb"_(\d+(?:\.\d+)+)", data)
+    return max((tuple(int(part) for part in v.split(b".")) for v in found), default=())
+
+
+def test_native_code_runs_on_amazon_linux_2(task_root: Path) -> None:
+    # Each ELF file names the symbol versions it needs; the newest must exist there.
+    too_new = {}
+    for path in task_root.rglob("*"):
+        data = path.read_bytes() if path.is_file() else b""
+        if data.startswith(b"\x7fELF"):
+            glibc, glibcxx = _max_version(data, b"GLIBC"), _max_version(data, b"GLIBCXX")
+            if glibc > MAX_GLIBC or glibcxx > MAX_GLIBCXX:
+                too_new[str(path.relative_to(task_root))] = (glibc, glibcxx)
+    assert too_new == {}
+
+
+def test_wheels_are_for_lambda_python311_x86_64(task_root: Path) -> None:
+    compatible = re.compile(r"(py3|cp311)-(none|cp311|abi3)-(any|manylinux(2014|_2_(\d+))_x86_64)$")
+    for wheel in task_root.glob("*.dist-info/WHEEL"):
+        tags = [
+            line.split(":", 1)[1].strip()
+            for line in wheel.read_text().splitlines()
+            if line.startswith("Tag:")
+        ]
+        matches = [compatible.match(tag) for tag in tags]
+        assert any(m and (not m.group(5) or int(m.group(5)) <= MAX_GLIBC[1]) for m in matches), (
+            wheel.parent.name,
+            tags,
+        )
+
+
+def _packaged_settings(task_root: Path) -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec((task_root / "zappa_settings.py").read_text(), namespace)  # Zappa's own output
+    return namespace
+
+
+def test_packaged_settings_route_and_log_as_configured(
+    task_root: Path, dev_config: dict[str, Any]
+) -> None:
+    packaged = _packaged_settings(task_root)
+    assert (packaged["APP_MODULE"], packaged["APP_FUNCTION"]) == ("app", "app")
+    assert packaged["LOG_LEVEL"] == "INFO"
+    assert packaged["DEBUG"] is False
+    assert packaged["BINARY_SUPPORT"] is True
+    assert packaged["REMOTE_ENV"] == dev_config["remote_env"]
+    # Settings live on the function (aws_environment_variables), not in the zip.
+    assert packaged["ENVIRONMENT_VARIABLES"] == {"AWS_REGION": dev_config["aws_region"]}
+    assert packaged["AWS_EVENT_MAPPING"] == {
+        f"arn:aws:s3:::{event_bucket(dev_config)}": ["handlers.resize.handler"]
+    }
+    # Zappa 0.63.0 scans the tree for zappa.websocket imports; a hit (say, in a
+    # venv under build/) would make every deploy create a WebSocket API.
+    assert "WEBSOCKET_HANDLER_MODULE" not in packaged
+
+
+def test_libraries_import_from_the_package_not_this_machine(
+    task_root: Path, runtime_dir: Path, tmp_path: Path
+) -> None:
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **LOCALSTACK_KEYS}
+    with LambdaContainer(task_root, runtime_dir, env, tmp_path / "log") as container:
+        origins = container.module_origins(
+            "PIL._imaging",
+            "PIL._webp",
+            "psycopg",
+            "psycopg_binary.pq",
+            "sqlalchemy",
+            "flask",
+            "alembic",
+            "zappa.handler",
+            "boto3",
+            "botocore",
+        )
+    from_runtime = {"boto3", "botocore"}
+    for module, origin in origins.items():
+        assert origin is not None, module
+        expected = runtime_dir if module in from_runtime else task_root
+        assert Path(origin).is_relative_to(expected), (module, origin)
+
+
+def test_bytecode_is_shipped_compiled_for_lambda(package_zip: Path) -> None:
+    # Every module has its .pyc (a read-only /var/task cannot cache them), and each
+    # is unchecked-hash: valid whatever the times the files get when unzipped, and
+    # never a developer's timestamp-based leftover.
+    with zipfile.ZipFile(package_zip) as archive:
+        names = set(archive.namelist())
+        for module in ("app.py", "kitteh/imaging.py", "handlers/resize.py", "PIL/Image.py"):
+            folder, _, stem = module.rpartition("/")
+            pyc = f"{folder + '/' if folder else ''}__pycache__/{stem[:-3]}.cpython-311.pyc"
+            assert pyc in names, pyc
+            flags = int.from_bytes(archive.read(pyc)[4:8], "little")
+            assert flags == 0b01, f"{pyc} is not an unchecked-hash .pyc"
+
+
+def test_image_codecs_we_accept_are_all_there(package_zip: Path) -> None:
+    # AVIF and FreeType are left out to save 4 MB; the accepted formats must not be.
+    names = _names(package_zip)
+    assert not [n for n in names if n.startswith(("PIL/_avif", "PIL/_imagingft"))]
+    for codec in ("PIL/_imaging.", "PIL/_webp."):
+        assert [n for n in names if n.startswith(codec)], codec

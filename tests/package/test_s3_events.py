@@ -1,0 +1,101 @@
+"""S3 events that LocalStack emitted for real uploads, routed by the package's event mapping.
+
+The package routes an S3 record to a function by the bucket's ARN
+(``AWS_EVENT_MAPPING`` in the zip's zappa_settings.py, built from the stage's
+``events``); LocalStack's bucket carries the dev stage's bucket name, so the event
+takes exactly the path an AWS event would. The notification's id
+("kitteh-originals-created") has no ":", so Zappa does not route by it instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from models import Image
+from tests.package.apigw import multipart, response_body, rest_event
+from tests.package.cloud import Cloud
+from tests.package.container import LambdaContainer
+
+pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
+
+VARIANTS = ("large.jpg", "monstrous.jpg", "tiny.jpg")
+
+
+def _original_key(database_url: str, name: str) -> str:
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            image = session.scalars(select(Image).where(Image.name == name)).one()
+            return image.original_key
+    finally:
+        engine.dispose()
+
+
+def _variant_keys(cloud: Cloud, original_key: str) -> list[str]:
+    stem = original_key.removeprefix(cloud.settings.originals_prefix)
+    prefix = f"{cloud.settings.variants_prefix}{stem}/"
+    return [key.removeprefix(prefix) for key in cloud.keys(prefix)]
+
+
+def test_upload_through_the_api_then_its_s3_event_resizes_it(
+    web: LambdaContainer, web_database: str, cloud: Cloud, photo: bytes
+) -> None:
+    # GIVEN a photo uploaded through the packaged app (API Gateway event)
+    body, content_type = multipart("file", "sofa.jpg", photo, "image/jpeg")
+    created = web.invoke(
+        rest_event("POST", "/api/images", headers={"Content-Type": content_type}, body=body)
+    )
+    name = json.loads(response_body(created))["name"]
+    key = _original_key(web_database, name)
+
+    # WHEN the event S3 (LocalStack) emitted for it reaches the function
+    event = cloud.next_event(key)
+    assert ":" not in event["Records"][0]["s3"]["configurationId"]
+    result = web.invoke(event)
+
+    # THEN the mapping chose handlers.resize.handler, which made the three variants
+    assert result == {"processed": [{"key": key, "name": name, "status": "ready", "error": None}]}
+    assert _variant_keys(cloud, key) == list(VARIANTS)
+    shown = json.loads(response_body(web.invoke(rest_event("GET", f"/api/images/{name}"))))
+    assert shown["status"] == "ready"
+    assert (shown["width"], shown["height"]) == (1800, 1200)
+    assert sorted(shown["variants"]) == ["large", "monstrous", "tiny"]
+
+
+def test_object_written_straight_to_the_bucket_with_an_awkward_key(
+    web: LambdaContainer, cloud: Cloud, photo: bytes
+) -> None:
+    # GIVEN an original put with boto3 under a key S3 must URL-encode in its event
+    key = f"{cloud.settings.originals_prefix}from a script/chat é+1.jpg"
+    cloud.s3.put_object(Bucket=cloud.settings.bucket, Key=key, Body=photo, ContentType="image/jpeg")
+    event = cloud.next_event(key)
+    assert event["Records"][0]["s3"]["object"]["key"] != key  # as S3 sends it: encoded
+
+    # WHEN the package handles LocalStack's event
+    (processed,) = web.invoke(event)["processed"]
+
+    # THEN the key was decoded once, the image adopted and resized
+    assert processed["key"] == key
+    assert processed["status"] == "ready", processed
+    assert _variant_keys(cloud, key) == list(VARIANTS)
+
+
+def test_events_from_a_bucket_not_in_the_mapping_reach_no_function(
+    web: LambdaContainer, cloud: Cloud, photo: bytes
+) -> None:
+    key = f"{cloud.settings.originals_prefix}elsewhere.jpg"
+    cloud.s3.put_object(Bucket=cloud.settings.bucket, Key=key, Body=photo)
+    event: dict[str, Any] = copy.deepcopy(cloud.next_event(key))
+    record = event["Records"][0]["s3"]
+    record["bucket"]["name"] = "someone-elses-bucket"
+    record["bucket"]["arn"] = "arn:aws:s3:::someone-elses-bucket"
+
+    assert web.invoke(event) is None
+    assert "Cannot find a function to process the triggered event." in web.log()
+    assert _variant_keys(cloud, key) == []

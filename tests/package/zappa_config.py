@@ -1,0 +1,56 @@
+"""zappa_settings.json as Zappa reads it, and what the Lambda runtime brings itself.
+
+Shared by the settings checks (no build needed) and the package fixtures, so the
+tests read bucket names, environment and events from the same file that deploys.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_FILE = ROOT / "zappa_settings.json"
+
+#: Distributions the python3.11 Lambda runtime ships (boto3 and its dependencies),
+#: left out of the zip; with their top-level import names.
+RUNTIME_PROVIDED: dict[str, tuple[str, ...]] = {
+    "boto3": ("boto3",),
+    "botocore": ("botocore",),
+    "s3transfer": ("s3transfer",),
+    "jmespath": ("jmespath",),
+    "python-dateutil": ("dateutil",),
+    "six": ("six.py",),
+    "urllib3": ("urllib3",),
+}
+#: Of Zappa's own dependencies, what its handler imports at run time.
+ZAPPA_RUNTIME = frozenset({"zappa", "durationpy", "werkzeug"})
+
+
+def load_settings() -> dict[str, Any]:
+    settings: dict[str, Any] = json.loads(SETTINGS_FILE.read_text())
+    return settings
+
+
+def stage_config(stage: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return ``stage``'s settings with ``extends`` applied, as Zappa's CLI does."""
+    settings = settings if settings is not None else load_settings()
+    config = dict(settings[stage])
+    parent = config.get("extends")
+    if parent:
+        return {**stage_config(parent, settings), **config}
+    return config
+
+
+def event_bucket(config: dict[str, Any]) -> str:
+    """The bucket of the stage's (single) S3 event source."""
+    (event,) = [e for e in config["events"] if e["event_source"]["arn"].startswith("arn:aws:s3")]
+    arn: str = event["event_source"]["arn"]
+    return arn.split(":::", 1)[1]
+
+
+def remote_env_location(config: dict[str, Any]) -> tuple[str, str]:
+    """Split the stage's ``remote_env`` ("s3://bucket/key") into bucket and key."""
+    bucket, _, key = config["remote_env"].removeprefix("s3://").partition("/")
+    return bucket, key
