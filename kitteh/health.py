@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 
 from kitteh.config import Settings
-from kitteh.migrate import schema_status
 from kitteh.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -21,6 +20,10 @@ class HealthReport:
 
 def check_health(settings: Settings, storage: Storage) -> HealthReport:
     """Check the database schema and both buckets; say plainly what is wrong."""
+    # Alembic costs a quarter of a second to import: only health checks pay for it,
+    # not every cold start of the app.
+    from kitteh.migrate import schema_status
+
     try:
         current, head = schema_status(settings.database_url)
     except Exception as exc:

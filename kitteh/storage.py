@@ -7,6 +7,7 @@ variants under ``variants/``, so writing a variant can never re-trigger it.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -21,6 +22,8 @@ from kitteh.config import Settings
 #: Variants never change once written (a re-run writes the same bytes), so
 #: browsers and CDNs may keep them for a year.
 VARIANT_CACHE_CONTROL = "public, max-age=31536000, immutable"
+#: Signed variant URLs kept per process; beyond this many, the cache starts over.
+MAX_CACHED_URLS = 20_000
 
 
 class ObjectMissing(LookupError):
@@ -42,6 +45,7 @@ class Storage:
         self.settings = settings
         self._client = client
         self._public_client = public_client
+        self._signed_urls: dict[str, tuple[str, float]] = {}
 
     @cached_property
     def client(self) -> Any:
@@ -108,13 +112,27 @@ class Storage:
     # URLs for browsers ------------------------------------------------------
 
     def variant_url(self, key: str) -> str:
+        """Return the URL a browser loads a variant from.
+
+        Presigned URLs are reused for half their lifetime. Signing costs ~0.2 ms,
+        150 times for a page of 50 images; and a URL that changes on every page
+        view would defeat the variants' year-long ``Cache-Control`` in browsers.
+        """
         if self.settings.media_base_url:
             return f"{self.settings.media_base_url.rstrip('/')}/{quote(key)}"
-        return self.public_client.generate_presigned_url(
+        now = time.monotonic()
+        cached = self._signed_urls.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        url: str = self.public_client.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.settings.variants_bucket_name, "Key": key},
             ExpiresIn=self.settings.presign_expiry,
         )
+        if len(self._signed_urls) >= MAX_CACHED_URLS:
+            self._signed_urls.clear()
+        self._signed_urls[key] = (url, now + self.settings.presign_expiry / 2)
+        return url
 
     def original_download_url(self, key: str, filename: str, content_type: str | None) -> str:
         """Presign a GET that makes the browser save the original under ``filename``."""

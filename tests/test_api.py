@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import pytest
@@ -202,3 +203,18 @@ def test_unexpected_errors_are_json_500s(
     assert response.status_code == 500
     assert response.get_json() == {"error": "something went wrong on our side; please try again"}
     assert "on fire" not in response.text
+
+
+def test_variant_urls_are_reused_while_fresh(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = storage.variant_url("variants/abc/large.jpg")
+    assert storage.variant_url("variants/abc/large.jpg") == first
+    assert storage.variant_url("variants/abc/tiny.jpg") != first
+    # Past half their lifetime they are signed afresh, never handed out stale.
+    later = time.monotonic() + storage.settings.presign_expiry / 2 + 1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    monkeypatch.setattr(
+        storage.public_client, "generate_presigned_url", lambda *a, **k: "http://resigned"
+    )
+    assert storage.variant_url("variants/abc/large.jpg") == "http://resigned"
