@@ -50,12 +50,12 @@ def slowest_imports(module: str, top: int = 8) -> list[dict[str, Any]]:
         timeout=120,
         check=False,
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for line in proc.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
         if m:
             rows.append({"module": m[4], "cumulative_ms": int(m[2]) / 1000, "depth": len(m[3])})
-    rows.sort(key=lambda r: -r["cumulative_ms"])
+    rows.sort(key=lambda r: float(r["cumulative_ms"]), reverse=True)
     return [r for r in rows if r["module"] != module][:top]
 
 

@@ -8,7 +8,6 @@ that a worker measuring one method's peak RSS loads only that method's libraries
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -18,21 +17,11 @@ from bench.common import JPEG_QUALITY, SIZES, Out, find_convert, fit_box
 Method = Callable[[bytes, Path, Path], list[Out]]
 
 
-def kitteh_impl() -> tuple[Callable[..., list], str]:
-    """The real ``render_variants``, or the bench's stand-in when BENCH_STANDIN=1."""
-    if os.environ.get("BENCH_STANDIN") == "1":
-        from bench.standin import render_variants as standin
-
-        return standin, "bench.standin (NOT kitteh)"
-    from kitteh.imaging import render_variants
-
-    return render_variants, "kitteh.imaging"
-
-
 def kitteh(data: bytes, path: Path, workdir: Path) -> list[Out]:
     """Exactly what the resize handler runs, minus S3: bytes in, renditions out."""
-    render, _ = kitteh_impl()
-    return [Out(r.kind, r.data, r.content_type, r.width, r.height) for r in render(data)]
+    from kitteh.imaging import render_variants
+
+    return [Out(r.kind, r.data, r.content_type, r.width, r.height) for r in render_variants(data)]
 
 
 def pillow_naive(data: bytes, path: Path, workdir: Path) -> list[Out]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import report_stack
 from bench.common import METHOD_ORDER, SIZES
 
 
@@ -124,7 +125,5 @@ def render(results: dict[str, Any], resize_inputs: list[str]) -> str:
     for name in resize_inputs:
         lines += _input_table(name, results[name])
     lines += _cold(results["coldstart"])
-    lines += ["## Stack benchmarks", ""]
-    stack = results["stack"]
-    lines += [f"- {k}: {v}" for k, v in stack.items()] + [""]
+    lines += report_stack.render(results["stack"])
     return "\n".join(lines)

@@ -22,7 +22,12 @@ from bench.common import BENCH_DIR, INPUTS, find_convert
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench/run.sh", description=__doc__)
     p.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=INPUTS)
-    p.add_argument("--stack", action="store_true", help="also run the stack benchmarks")
+    p.add_argument(
+        "--stack",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the stack benchmarks (LocalStack + PostgreSQL); --no-stack skips them",
+    )
     p.add_argument("--out", default=str(BENCH_DIR), help="where results.json/RESULTS.md go")
     args = p.parse_args(argv)
 
@@ -37,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     results["coldstart"] = coldstart.run()
     results["stack"] = stack.run(args.stack)
     resize_rows = {name: results[name] for name in args.inputs}
-    results["targets"] = targets.evaluate(resize_rows, results["coldstart"])
+    results["targets"] = targets.evaluate(resize_rows, results["coldstart"], results["stack"])
     results["machine"]["loadavg_end"] = os.getloadavg()[0]
     results["machine"]["bench_seconds"] = round(time.perf_counter() - t0, 1)
 
@@ -53,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         f"wrote {args.out}/results.json and RESULTS.md in {results['machine']['bench_seconds']} s",
         file=sys.stderr,
     )
+    broken = stack.failed(results["stack"])
+    if broken:
+        print(f"stack part(s) failed: {', '.join(broken)}; see results.json", file=sys.stderr)
+        return 1
     return 0
 
 

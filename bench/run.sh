@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: install the bench's extras if missing, then run every part.
 # Writes bench/results.json and bench/RESULTS.md. Extra args go to bench/run.py
-# (e.g. --inputs phone12.jpg, --stack). BENCH_CPU picks the pinned core (default 0).
+# (e.g. --inputs phone12.jpg, --no-stack). BENCH_CPU picks the pinned core (default 0).
+#
+# The stack part needs LocalStack and PostgreSQL (127.0.0.1:5432, or
+# KITTEH_BENCH_POSTGRES_URL): the run goes through localstack/with-localstack.sh, which
+# starts LocalStack when nothing answers on 127.0.0.1:4566 and stops it afterwards only
+# if it started it. --no-stack skips the stack part and LocalStack altogether.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${BENCH_VENV:-$root/.venv}"
@@ -11,4 +16,9 @@ if ! "$venv/bin/python" -c "import pyvips, numpy, scipy" 2>/dev/null \
 then
     "$root/bench/setup.sh" "$venv"
 fi
-exec "$venv/bin/python" -m bench.run "$@"
+for arg in "$@"; do
+    if [[ "$arg" == "--no-stack" ]]; then
+        exec "$venv/bin/python" -m bench.run "$@"
+    fi
+done
+exec "$root/localstack/with-localstack.sh" "$venv/bin/python" -m bench.run "$@"

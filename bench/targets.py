@@ -16,6 +16,8 @@ SSIM_SLACK = 0.002
 RSS_OVER_BASELINE_MB = 45.0
 HANDLER_IMPORT_MS = 300.0
 PACKAGE_MB = 25.0
+#: A gallery page deep in 10,000 rows may take at most this times the first page.
+DEEP_PAGE_RATIO = 1.5
 
 
 def _check(name: str, value: float | None, ok: bool | None, detail: str) -> dict[str, Any]:
@@ -55,7 +57,25 @@ def _rss(inp: str, row: dict[str, Any]) -> dict[str, Any]:
     return _check(name, over, over <= RSS_OVER_BASELINE_MB, detail)
 
 
-def evaluate(resize: dict[str, Any], cold: dict[str, Any]) -> list[dict[str, Any]]:
+def _deep_page(stack: dict[str, Any] | None) -> dict[str, Any]:
+    """Keyset pagination: the page after 9,900 rows costs what the first does."""
+    name = f"gallery 10k: deep page p50 <= {DEEP_PAGE_RATIO:g}x first page p50"
+    stack = stack or {}
+    gallery = stack.get("gallery_10k") or {}
+    ratio = gallery.get("deep_over_first")
+    if ratio is None:
+        why = gallery.get("error") or ("skipped (--no-stack)" if "skipped" in stack else None)
+        return _check(name, None, None, why or "not measured")
+    first, deep = gallery["first_page"]["p50_ms"], gallery["deep_page"]["p50_ms"]
+    detail = (
+        f"{ratio:.2f}x ({deep:.1f} vs {first:.1f} ms; {DEEP_PAGE_RATIO - ratio:+.2f}x to spare)"
+    )
+    return _check(name, ratio, ratio <= DEEP_PAGE_RATIO, detail)
+
+
+def evaluate(
+    resize: dict[str, Any], cold: dict[str, Any], stack: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Every target with PASS / MISS / N/A and its margin."""
     checks = [
         _speed(inp, resize[inp], base, need)
@@ -84,4 +104,5 @@ def evaluate(resize: dict[str, Any], cold: dict[str, Any]) -> list[dict[str, Any
         if mb is None
         else _check(name, mb, mb <= PACKAGE_MB, f"{mb:.1f} MB ({PACKAGE_MB - mb:+.1f} MB to spare)")
     )
+    checks.append(_deep_page(stack))
     return checks
