@@ -223,32 +223,15 @@ def private_cloud() -> Iterator[Cloud]:
     )
     sqs = sqs_client(settings)
     try:
-        # boto3's default session is not safe to build clients on from two threads
-        # at once: the handler's client is made here, before the relay thread exists.
+        # The handler's S3 client is made now, not inside the first timed delivery.
         _ = get_storage(settings).client
-        with _relay_thread(EventRelay(sqs, cloud.queue_url, cloud.invoker)):
+        with EventRelay(sqs, cloud.queue_url, cloud.invoker).running(
+            wait_seconds=RELAY_WAIT_SECONDS
+        ):
             _wait_until_empty(sqs, cloud.queue_url)  # the s3:TestEvent of the bootstrap
             yield cloud
     finally:
         _remove(settings, sqs, (cloud.queue_url, cloud.dlq_url))
-
-
-@contextmanager
-def _relay_thread(relay: EventRelay) -> Iterator[None]:
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=relay.run,
-        args=(stop,),
-        kwargs={"wait_seconds": RELAY_WAIT_SECONDS},
-        name="bench-relay",
-        daemon=True,
-    )
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=RELAY_WAIT_SECONDS + 30)
 
 
 def _wait_until_empty(sqs: Any, queue_url: str, timeout: float = 10) -> None:

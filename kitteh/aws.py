@@ -7,6 +7,7 @@ invocation does not use.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
@@ -33,13 +34,24 @@ def _config(settings: Settings, endpoint_url: str | None) -> Config:
     )
 
 
+#: boto3's default session is not safe to build clients on from two threads at
+#: once (the local stack's request threads and its relay thread both do).
+_client_lock = threading.Lock()
+
+
+def _client(service: str, settings: Settings, endpoint_url: str | None) -> Any:
+    with _client_lock:
+        return boto3.client(
+            service, endpoint_url=endpoint_url, config=_config(settings, endpoint_url)
+        )
+
+
 def s3_client(settings: Settings, *, public: bool = False) -> Any:
     """Return an S3 client; ``public=True`` signs URLs for the browser endpoint."""
     endpoint = settings.browser_endpoint_url if public else settings.endpoint_url
-    return boto3.client("s3", endpoint_url=endpoint, config=_config(settings, endpoint))
+    return _client("s3", settings, endpoint)
 
 
 def sqs_client(settings: Settings) -> Any:
     """Return an SQS client for the event relay and the bootstrap."""
-    endpoint = settings.endpoint_url
-    return boto3.client("sqs", endpoint_url=endpoint, config=_config(settings, endpoint))
+    return _client("sqs", settings, settings.endpoint_url)

@@ -157,11 +157,7 @@ def run(stack: str, host: str, port: int) -> None:
         relay = EventRelay(
             sqs_client(settings), summary["queue_url"], lambda_invoker(resize.handler)
         )
-        stop = threading.Event()
-        relay_thread = threading.Thread(target=relay.run, args=(stop,), name="relay", daemon=True)
-        relay_thread.start()
-        cleanup.callback(relay_thread.join, 10)
-        cleanup.callback(stop.set)
+        cleanup.enter_context(relay.running())
 
         log.info("Kitteh (%s stack) at %s — Ctrl-C stops everything", stack, origin)
         run_simple(host, port, create_app(), threaded=True, use_reloader=False)

@@ -20,7 +20,8 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,6 +174,25 @@ class EventRelay:
 
     def _delete(self, message: dict[str, Any]) -> None:
         self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    @contextmanager
+    def running(self, *, wait_seconds: int = RUN_WAIT_SECONDS) -> Iterator[None]:
+        """Run the relay in a background thread for the duration of a ``with`` block."""
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self.run,
+            args=(stop,),
+            kwargs={"wait_seconds": wait_seconds},
+            name="kitteh-relay",
+            daemon=True,
+        )
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            # A long poll in flight ends within wait_seconds; a delivery may take longer.
+            thread.join(timeout=wait_seconds + 30)
 
     def run(self, stop: threading.Event, *, wait_seconds: int = RUN_WAIT_SECONDS) -> None:
         """Poll until ``stop`` is set; SQS outages are logged and retried with backoff."""

@@ -18,7 +18,6 @@ start them.
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,29 +117,15 @@ def stack(
         settings = Settings.from_env()
 
         stack = Stack(settings, bootstrap(settings))
-        # boto3's default session is not safe to build clients on from two threads at
-        # once: make the handler's client here, before the relay thread exists.
-        _ = get_storage(settings).client
-        stop = threading.Event()
         relay = EventRelay(stack.sqs, stack.queue_url, stack.invoker)
-        thread = threading.Thread(
-            target=relay.run,
-            args=(stop,),
-            kwargs={"wait_seconds": RELAY_WAIT_SECONDS},
-            name="kitteh-relay",
-            daemon=True,
-        )
-        thread.start()
         try:
-            # Setting up the notification made S3 send an s3:TestEvent; let it pass.
-            stack.wait_until_queues_empty(timeout=10)
-            yield stack
+            with relay.running(wait_seconds=RELAY_WAIT_SECONDS):
+                # Setting up the notification made S3 send an s3:TestEvent; let it pass.
+                stack.wait_until_queues_empty(timeout=10)
+                yield stack
         finally:
-            stop.set()
-            thread.join(timeout=RELAY_WAIT_SECONDS + 10)
             stack.remove()
             get_storage.cache_clear()
-            assert not thread.is_alive(), "the relay thread did not stop"
 
 
 @pytest.fixture(scope="package")
