@@ -42,7 +42,7 @@ relay: $(VENV)/.installed-local ## deliver queued S3 events to the resize functi
 package: ## the dev stage's Lambda package, build/dev.zip (docs/deploy.md)
 	scripts/package.sh dev build/dev.zip
 
-bench: $(VENV)/.installed-dev ## resize, cold start, end-to-end and gallery benchmarks → bench/RESULTS.md
+bench: $(VENV)/.installed-dev package ## resize, cold start, end-to-end and gallery benchmarks → bench/RESULTS.md
 	bench/run.sh
 
 localstack-start:

@@ -8,10 +8,13 @@ time the import exactly as a fresh interpreter sees it, and keep one
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, pinned, worker_env
@@ -23,12 +26,12 @@ PACKAGE = ROOT / "build" / "dev.zip"
 _SNIPPET = "import time; t=time.perf_counter(); import {mod}; print(time.perf_counter()-t)"
 
 
-def _once(module: str) -> float:
+def _once(module: str, python: list[str] | None = None, env: dict[str, str] | None = None) -> float:
     code = _SNIPPET.format(mod=module)
     proc = subprocess.run(
-        pinned([sys.executable, "-c", code]),
+        pinned([*(python or [sys.executable]), "-c", code]),
         cwd=ROOT,
-        env=worker_env(),
+        env={**worker_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -74,6 +77,47 @@ def time_import(module: str, runs: int = RUNS) -> dict[str, Any]:
     }
 
 
+def is_optimised(python: str) -> bool:
+    """Whether ``python`` was configured with ``--enable-optimizations`` (PGO + LTO)."""
+    probe = (
+        "import sysconfig; "
+        "print('--enable-optimizations' in (sysconfig.get_config_var('CONFIG_ARGS') or ''))"
+    )
+    try:
+        out = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=30)
+    except OSError:
+        return False
+    return out.stdout.strip() == "True"
+
+
+def time_import_system(module: str) -> dict[str, Any] | None:
+    """The same import under the distribution's CPython 3.11, when ours is a plain build.
+
+    pyenv builds CPython without ``--enable-optimizations`` unless asked; Debian's
+    and Lambda's interpreters are optimised builds. This row tells the
+    interpreter's share from the code's. It reuses the project venv's packages
+    (same 3.11 ABI and bytecode), so only the interpreter differs.
+    """
+    system = Path("/usr/bin/python3.11")
+    if is_optimised(sys.executable) or not system.exists():
+        return None
+    if system.resolve() == Path(sys.executable).resolve():
+        return None
+    python = [str(system), "-S"]
+    env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{sysconfig.get_paths()['purelib']}"}
+    try:
+        _once(module, python, env)
+        times = [_once(module, python, env) for _ in range(RUNS)]
+    except RuntimeError as exc:
+        return {"interpreter": str(system), "median_ms": None, "error": str(exc)}
+    return {
+        "interpreter": str(system),
+        "median_ms": statistics.median(times),
+        "min_ms": min(times),
+        "runs": RUNS,
+    }
+
+
 def package_size() -> dict[str, Any]:
     """Size of the Zappa package, if ``make package`` has built it."""
     if not PACKAGE.exists():
@@ -88,4 +132,9 @@ def package_size() -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     """The cold-start part of ``results.json``."""
-    return {"imports": {m: time_import(m) for m in MODULES}, "package": package_size()}
+    return {
+        "interpreter_optimised": is_optimised(sys.executable),
+        "imports": {m: time_import(m) for m in MODULES},
+        "imports_system_interpreter": {m: time_import_system(m) for m in MODULES},
+        "package": package_size(),
+    }
