@@ -23,7 +23,6 @@ from kitteh.migrate import upgrade
 from kitteh.storage import Storage, get_storage
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture
