@@ -25,9 +25,9 @@ from models import Image, ImageStatus, Variant
 
 log = logging.getLogger(__name__)
 
-#: With tens of millions of names, even at a million images a fresh name is
-#: taken less than one time in ten; eight draws in a row all taken is
-#: practically impossible, and a loud error if the lists ever shrink.
+#: With 144 million names, at a million images a fresh draw is taken less than
+#: one time in a hundred; eight draws in a row all taken is practically
+#: impossible, and a loud error if the word lists ever shrink.
 MAX_NAME_ATTEMPTS = 8
 
 MAX_FILENAME_LENGTH = 255
