@@ -172,3 +172,12 @@ def test_healthz_reports_missing_storage(
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert "storage" in response.get_json()["error"]
+
+
+def test_long_names_wrap_between_words(app: Flask) -> None:
+    from views.pages import word_breaks
+
+    assert str(word_breaks("SublimeDandelionUkrainianLevkoy")) == (
+        "Sublime<wbr>Dandelion<wbr>Ukrainian<wbr>Levkoy"
+    )
+    assert "<script>" not in str(word_breaks("<script>Alert</script>"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from kitteh import images
@@ -70,6 +72,12 @@ def variant(name: str, kind: str) -> Response:
     if found is None:
         abort(404)
     return redirect(get_storage().variant_url(found.key))
+
+
+@bp.app_template_filter()
+def word_breaks(name: str) -> Markup:
+    """Let a long CamelCase name wrap between its words, not inside them."""
+    return Markup(re.sub(r"(?<=[a-z])(?=[A-Z])", "<wbr>", str(escape(name))))
 
 
 @bp.app_template_global()
