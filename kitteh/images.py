@@ -12,6 +12,7 @@ import binascii
 import logging
 import posixpath
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 from sqlalchemy import select
@@ -247,6 +248,37 @@ def _fail(image: Image, reason: str) -> Image:
     image.status = ImageStatus.FAILED
     image.error = reason
     return image
+
+
+# Settling what no event settled --------------------------------------------
+
+
+def stale_pending_ids(session: Session, *, older_than: timedelta, limit: int = 100) -> list[int]:
+    """Return ids of images still pending ``older_than`` after they were created."""
+    cutoff = datetime.now(UTC) - older_than
+    query = (
+        select(Image.id)
+        .where(Image.status == ImageStatus.PENDING, Image.created_at < cutoff)
+        .order_by(Image.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def settle_pending(session: Session, storage: Storage, image_id: int) -> Image | None:
+    """Finish an upload whose object-created event never came, or fail it.
+
+    A presigned upload the browser abandoned leaves a pending image and no
+    object: it fails with a reason, instead of "processing" forever. An
+    object whose event was lost (retries exhausted, a notification switched off
+    for a while) is processed as the event would have.
+    """
+    image = session.get(Image, image_id)
+    if image is None or image.status != ImageStatus.PENDING:
+        return image  # settled meanwhile
+    if not storage.has_original(image.original_key):
+        return _fail(image, "the upload never reached storage before its upload link expired")
+    return process_original(session, storage, image.original_key)
 
 
 # Reading -------------------------------------------------------------------

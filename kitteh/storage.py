@@ -94,6 +94,15 @@ class Storage:
         data = response["Body"].read()
         return StoredObject(key, data, response.get("ContentType"), len(data))
 
+    def has_original(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.settings.bucket, Key=key)
+        except ClientError as exc:
+            if _is_missing(exc):
+                return False
+            raise
+        return True
+
     def put_variant(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(
             Bucket=self.settings.variants_bucket_name,

@@ -20,7 +20,7 @@ from botocore.config import Config
 
 from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
-from tests.package.zappa_config import event_bucket, remote_env_location
+from tests.package.zappa_config import event_bucket, remote_env_location, source_events
 
 LOCALSTACK = "http://127.0.0.1:4566"
 #: LocalStack derives account 000000000000 from these keys.
@@ -109,7 +109,7 @@ class Cloud:
 
 
 def _has_s3_event(config: dict[str, Any]) -> bool:
-    return any(e["event_source"]["arn"].startswith("arn:aws:s3") for e in config["events"])
+    return any(e["event_source"]["arn"].startswith("arn:aws:s3") for e in source_events(config))
 
 
 def _env_bucket(config: dict[str, Any]) -> str:

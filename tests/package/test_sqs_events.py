@@ -17,6 +17,7 @@ import pytest
 
 from tests.package.cloud import Cloud
 from tests.package.container import LambdaContainer, StartContainer
+from tests.package.zappa_config import source_events
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
 
@@ -62,7 +63,7 @@ def test_a_batch_resizes_its_uploads_and_returns_only_the_poison_message(
     key = f"{settings.originals_prefix}buffered-{uuid.uuid4().hex}.jpg"
     production_cloud.s3.put_object(Bucket=settings.bucket, Key=key, Body=photo)
     message = production_cloud.next_message(key)
-    (event_source,) = production_config["events"]
+    (event_source,) = source_events(production_config)
     queue_arn = event_source["event_source"]["arn"]
     batch = {
         "Records": [

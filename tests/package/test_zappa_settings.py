@@ -51,9 +51,13 @@ def test_both_stages_serve_the_flask_app_quietly(config: dict[str, Any]) -> None
     assert config["timeout_seconds"] == 60
 
 
+def resize_events(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in config["events"] if e["function"] == "handlers.resize.handler"]
+
+
 def test_dev_resizes_on_s3_events_under_the_originals_prefix_only() -> None:
     config = stage_config("dev")
-    (event,) = config["events"]
+    (event,) = resize_events(config)
     source = event["event_source"]
     assert event["function"] == "handlers.resize.handler"
     assert source["events"] == ["s3:ObjectCreated:*"]
@@ -66,7 +70,7 @@ def test_production_resizes_from_the_queue_with_its_dead_letters() -> None:
     config = stage_config("production")
     # S3 -> SQS -> Lambda only: an S3 trigger as well would resize everything twice
     # (and S3 refuses two notifications on one prefix anyway).
-    (event,) = config["events"]
+    (event,) = resize_events(config)
     arn = event["event_source"]["arn"]
     assert event["function"] == "handlers.resize.handler"
     assert arn.startswith("arn:aws:sqs:")
@@ -93,7 +97,7 @@ def test_every_account_specific_value_is_an_obvious_placeholder(config: dict[str
         config["role_arn"],
         config["remote_env"],
         config["aws_environment_variables"]["KITTEH_BUCKET"],
-        *(event["event_source"]["arn"] for event in config["events"]),
+        *(event["event_source"]["arn"] for event in resize_events(config)),
     ]
     assert all(re.search("replace-me|REPLACE_ME", value) for value in specific), specific
 
@@ -109,6 +113,12 @@ def test_the_zip_leaves_out_the_runtimes_libraries_and_the_projects_tools(
     # The package venv holds Lambda-ready wheels already; Zappa's PyPI swap is off.
     assert config["use_precompiled_packages"] is False
     assert config["slim_handler"] is False
+
+
+@pytest.mark.parametrize("stage", ["dev", "production"])
+def test_maintenance_runs_hourly(stage: str) -> None:
+    schedules = [e for e in stage_config(stage)["events"] if "expression" in e]
+    assert schedules == [{"function": "handlers.maintenance.handler", "expression": "rate(1 hour)"}]
 
 
 def test_settings_file_is_plain_json_without_ignored_keys() -> None:

@@ -43,9 +43,16 @@ def stage_config(stage: str, settings: dict[str, Any] | None = None) -> dict[str
     return config
 
 
+def source_events(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stage's triggers by an event source (S3, SQS); not its schedules."""
+    return [event for event in config["events"] if "event_source" in event]
+
+
 def event_bucket(config: dict[str, Any]) -> str:
     """The bucket of the stage's (single) S3 event source."""
-    (event,) = [e for e in config["events"] if e["event_source"]["arn"].startswith("arn:aws:s3")]
+    (event,) = [
+        e for e in source_events(config) if e["event_source"]["arn"].startswith("arn:aws:s3")
+    ]
     arn: str = event["event_source"]["arn"]
     return arn.split(":::", 1)[1]
 
