@@ -224,14 +224,14 @@ def process_original(session: Session, storage: Storage, key: str) -> Image:
     for rendition in renditions:
         variant_key = storage.variant_key(key, rendition.kind, rendition.extension)
         storage.put_variant(variant_key, rendition.data, rendition.content_type)
-        _record_variant(session, image, rendition, variant_key)
+        _record_variant(image, rendition, variant_key)
     image.status = ImageStatus.READY
     image.error = None
     session.flush()
     return image
 
 
-def _record_variant(session: Session, image: Image, rendition: imaging.Rendition, key: str) -> None:
+def _record_variant(image: Image, rendition: imaging.Rendition, key: str) -> None:
     variant = image.variant(rendition.kind)
     if variant is None:
         variant = Variant(kind=rendition.kind)

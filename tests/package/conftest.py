@@ -13,7 +13,6 @@ from __future__ import annotations
 import py_compile
 import shutil
 import subprocess
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from kitteh.local import localstack_answers
 from tests.package.build import (
     PACKAGE_VENV,
     BuildFailed,
@@ -114,18 +114,10 @@ def photo() -> bytes:
 # LocalStack -------------------------------------------------------------------
 
 
-def _localstack_answers() -> bool:
-    try:
-        with urllib.request.urlopen(f"{LOCALSTACK}/_localstack/health", timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def localstack() -> Iterator[str]:
     """LocalStack's endpoint; started (and stopped afterwards) only if it was not up."""
-    if _localstack_answers():
+    if localstack_answers():
         yield LOCALSTACK
         return
     started = subprocess.run(
