@@ -17,7 +17,9 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from cli import kitteh_command
+from kitteh import images
 from kitteh.config import Settings
+from kitteh.imaging import ImageError
 from kitteh.logs import configure_logging
 from kitteh.storage import Storage
 from views import api, close_session, pages
@@ -61,6 +63,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
     # Unhandled exceptions reach it too, as an InternalServerError.
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(images.Rejected, _rejected)
+    app.register_error_handler(ImageError, _rejected)
     app.cli.add_command(kitteh_command)
     return app
 
@@ -82,6 +86,16 @@ def _http_error(error: HTTPException) -> Any:
     description = error.description or error.name
     if code >= 500:
         description = "something went wrong on our side; please try again"
+    return _error_answer(code, description)
+
+
+def _rejected(error: images.Rejected | ImageError) -> Any:
+    """Input the core refused (a bad cursor, a file that is no image): the reason, as a 4xx."""
+    return _error_answer(error.status_code, error.reason)
+
+
+def _error_answer(code: int, description: str) -> Any:
+    """JSON ``{"error": ...}`` under ``/api``, the styled error page elsewhere."""
     if _wants_json():
         return jsonify(error=description), code
     return render_template("error.html", code=code, description=description), code

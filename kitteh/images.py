@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 8
 
 MAX_FILENAME_LENGTH = 255
+#: Image ids are PostgreSQL ``integer``s; a cursor past them is not one we made.
+MAX_IMAGE_ID = 2**31 - 1
+#: The longest cursor :func:`encode_cursor` makes (ten digits, base64) with room to spare.
+MAX_CURSOR_LENGTH = 32
 
 
 class Rejected(ValueError):
@@ -292,6 +296,8 @@ def settle_pending(session: Session, storage: Storage, image_id: int) -> Image |
 
 def get_image(session: Session, name: str) -> Image | None:
     """Find an image by name, whatever its case."""
+    if not names.could_be_name(name):
+        return None
     return session.scalars(select(Image).where(Image.name_key == names.name_key(name))).first()
 
 
@@ -320,7 +326,7 @@ def list_images(
     query = select(Image).order_by(Image.id.desc()).limit(limit + 1)
     if status is not None:
         if status not in set(ImageStatus):
-            raise Rejected(f"unknown status {status!r}")
+            raise Rejected(f"unknown status {status[:40]!r}")
         query = query.where(Image.status == status)
     if cursor:
         query = query.where(Image.id < decode_cursor(cursor))
@@ -335,12 +341,22 @@ def encode_cursor(image_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
+    """Read a cursor made by :func:`encode_cursor`.
+
+    :raise Rejected: anything else, including ids no database column can hold
+        (a 2**63 would overflow SQLite, a 2**31 PostgreSQL's ``integer``).
+    """
+    if len(cursor) > MAX_CURSOR_LENGTH or not cursor.isascii():
+        raise Rejected("the cursor is not valid")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        value = int(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        digits = base64.urlsafe_b64decode(padded.encode()).decode("ascii")
+    except (ValueError, binascii.Error) as exc:
         raise Rejected("the cursor is not valid") from exc
-    if value <= 0:
+    if not digits.isdecimal() or not digits.isascii():
+        raise Rejected("the cursor is not valid")
+    value = int(digits)
+    if not 0 < value <= MAX_IMAGE_ID:
         raise Rejected("the cursor is not valid")
     return value
 

@@ -19,7 +19,7 @@ WORD_LISTS = ("adjectives", "colours", "breeds")
 #: The page suffix the old app used: ``/SublimeDandelionUkrainianLevkoyKitty``.
 PAGE_SUFFIX = "Kitty"
 
-_NAME_SHAPE = re.compile(r"^[A-Za-z]{3,100}$")
+_NAME_SHAPE = re.compile(r"[A-Za-z]{3,100}")
 
 
 @cache
@@ -46,6 +46,15 @@ def generate_name() -> str:
     return "".join(secrets.choice(words(kind)) for kind in WORD_LISTS)
 
 
+def could_be_name(text: str) -> bool:
+    """True when ``text`` has the shape of a name (letters only); nothing else can be one.
+
+    Lookups check this first: a NUL byte or a megabyte of text reaches no query
+    (PostgreSQL refuses NUL in text, which would be a 500, not a 404).
+    """
+    return _NAME_SHAPE.fullmatch(text) is not None
+
+
 def name_key(name: str) -> str:
     """Fold a name for storage and lookup: names are matched case-insensitively."""
     return name.casefold()
@@ -53,7 +62,7 @@ def name_key(name: str) -> str:
 
 def parse_page_name(slug: str) -> str | None:
     """Return the name in a page slug (``FooKitty`` or ``Foo``), or None if malformed."""
-    if not _NAME_SHAPE.match(slug):
+    if not could_be_name(slug):
         return None
     if slug.lower().endswith(PAGE_SUFFIX.lower()) and len(slug) > len(PAGE_SUFFIX):
         return slug[: -len(PAGE_SUFFIX)]

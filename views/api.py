@@ -12,7 +12,6 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, request, url_for
 
 from kitteh import images
-from kitteh.imaging import ImageError
 from models import Image
 from views import get_session, get_storage, image_resource
 
@@ -20,12 +19,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-
-
-@bp.errorhandler(images.Rejected)
-@bp.errorhandler(ImageError)
-def rejected(error: images.Rejected | ImageError) -> tuple[Any, int]:
-    return jsonify(error=error.reason), error.status_code
+#: Largest JSON body the API reads; a grant request is a few hundred bytes.
+MAX_JSON_BYTES = 64 * 1024
 
 
 @bp.post("/images")
@@ -44,7 +39,7 @@ def upload_image() -> tuple[Any, int, dict[str, str]]:
 @bp.post("/uploads")
 def create_upload() -> tuple[Any, int, dict[str, str]]:
     """Hand out a presigned POST, for files too large to pass through the app."""
-    body = request.get_json(silent=True)
+    body = _json_body()
     if not isinstance(body, dict):
         abort(400, 'send a JSON object: {"filename", "content_type", "size"}')
     upload = images.create_presigned_upload(
@@ -62,7 +57,8 @@ def create_upload() -> tuple[Any, int, dict[str, str]]:
 @bp.get("/images")
 def list_images() -> Any:
     raw_limit = request.args.get("limit", str(DEFAULT_PAGE_SIZE))
-    limit = int(raw_limit) if raw_limit.isdigit() else 0
+    # isdecimal() alone takes "²" and Arabic-Indic digits, which int() then refuses.
+    limit = int(raw_limit) if raw_limit.isascii() and raw_limit.isdecimal() else 0
     if not 1 <= limit <= MAX_PAGE_SIZE:
         abort(400, f"'limit' must be a whole number from 1 to {MAX_PAGE_SIZE}")
     page = images.list_images(
@@ -80,6 +76,20 @@ def get_image(name: str) -> Any:
     if image is None:
         abort(404, f"no image is named {name!r}")
     return jsonify(image_resource(image))
+
+
+def _json_body() -> Any:
+    """The request's JSON, or None when it is not JSON; never an exception of the parser's.
+
+    The body is capped (a grant request is a few hundred bytes), and a document
+    nested too deep for the parser is refused like any other bad JSON: Python's
+    parser raises RecursionError there, which is not a ValueError.
+    """
+    request.max_content_length = MAX_JSON_BYTES
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
 
 
 def _created(image: Image, document: dict[str, Any] | None = None) -> Any:
