@@ -22,7 +22,7 @@ from kitteh.config import Settings
 from kitteh.imaging import ImageError
 from kitteh.logs import configure_logging
 from kitteh.storage import Storage
-from views import api, close_session, pages
+from views import api, close_session, pages, security
 
 csrf = CSRFProtect()
 
@@ -55,6 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["kitteh.settings"] = settings
     app.extensions["kitteh.storage"] = storage
 
+    security.init_app(app, settings, storage)
     csrf.init_app(app)
     # The API is cookie-less: no browser session for a forged request to ride on.
     csrf.exempt(api.bp)

@@ -91,6 +91,10 @@ class Settings:
     #: Browser origins allowed to POST straight to the bucket (CORS).
     cors_origins: tuple[str, ...] = field(default_factory=lambda: ("*",))
     secret_key: str | None = None
+    #: How many proxies in front of the app set ``X-Forwarded-Proto`` (0: none, so the
+    #: header is the client's word and is ignored). Behind Zappa leave it 0: Zappa
+    #: already takes the scheme from API Gateway's header.
+    trusted_proxies: int = 0
 
     @property
     def variants_bucket_name(self) -> str:
@@ -129,4 +133,5 @@ class Settings:
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip())
             or defaults.cors_origins,
             secret_key=_optional(env, "SECRET_KEY"),
+            trusted_proxies=_int(env, "KITTEH_TRUSTED_PROXIES", defaults.trusted_proxies),
         )

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -128,6 +128,20 @@ class Storage:
 
     # URLs for browsers ------------------------------------------------------
 
+    def browser_origins(self) -> BrowserOrigins:
+        """Where browsers load variants from and post direct uploads to (for the CSP).
+
+        Read from URLs signed the way the real ones are, so the origins follow the
+        addressing style (path or virtual-hosted, regional or not) without a copy of
+        botocore's rules. Signing is local: no request is made.
+        """
+        if self.settings.media_base_url:
+            media = _origin(self.settings.media_base_url)
+        else:
+            media = _origin(self.variant_url(f"{self.settings.variants_prefix}origin-probe"))
+        upload = _origin(self.presigned_post(self.new_original_key(), "image/jpeg", 1)["url"])
+        return BrowserOrigins(media=media, upload=upload)
+
     def variant_url(self, key: str) -> str:
         """Return the URL a browser loads a variant from.
 
@@ -180,6 +194,17 @@ class Storage:
             ],
             ExpiresIn=self.settings.presign_expiry,
         )
+
+
+@dataclass(frozen=True)
+class BrowserOrigins:
+    media: str
+    upload: str
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _attachment(filename: str) -> str:

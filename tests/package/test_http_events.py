@@ -101,3 +101,25 @@ def test_logs_are_json_at_info_without_bodies(web: LambdaContainer, photo: bytes
     assert "Zappa Event" not in log
     assert base64.b64encode(photo)[:80].decode() not in log
     assert any(line.startswith('{"level": "INFO"') for line in log.splitlines())
+
+
+def test_behind_api_gateway_https_the_cookie_is_secure_and_pages_carry_the_policy(
+    web: LambdaContainer,
+) -> None:
+    # GIVEN API Gateway's event for an HTTPS request (X-Forwarded-Proto: https)
+    response = web.invoke(rest_event("GET", "/"))
+
+    # THEN Zappa's WSGI request is HTTPS, so the session cookie is Secure ...
+    assert response["statusCode"] == 200, response
+    headers = {k.lower(): v for k, v in response["headers"].items()}
+    cookies = [
+        cookie
+        for name, values in response.get("multiValueHeaders", {}).items()
+        if name.lower() == "set-cookie"
+        for cookie in values
+    ] or [headers["set-cookie"]]
+    assert all("Secure" in cookie and "HttpOnly" in cookie for cookie in cookies), cookies
+    # ... and the security headers made it through Zappa's response mapping
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["strict-transport-security"].startswith("max-age=")
