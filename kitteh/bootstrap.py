@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # dev-only stubs: LocalStack's interpreter runs this without 
     from mypy_boto3_s3.type_defs import (
         CORSRuleTypeDef,
         NotificationConfigurationTypeDef,
+        PublicAccessBlockConfigurationTypeDef,
         QueueConfigurationTypeDef,
     )
     from mypy_boto3_sqs import SQSClient
@@ -72,6 +73,25 @@ def ensure_bucket(s3: S3Client, name: str) -> bool:
         return False
     log.info("created bucket=%s region=%s", name, region)
     return True
+
+
+#: Every switch of S3's Public Access Block: no public ACL can be set or honoured, no
+#: public bucket policy set or honoured. Browsers get presigned URLs instead.
+BLOCK_PUBLIC_ACCESS: PublicAccessBlockConfigurationTypeDef = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
+def ensure_private(s3: S3Client, name: str) -> None:
+    """Block every form of public access to bucket ``name``, whatever it allowed before.
+
+    New buckets block it by default on AWS since 2023, but a bucket made earlier, or
+    opened by hand, would serve originals (GPS and all) to anyone with the URL.
+    """
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=BLOCK_PUBLIC_ACCESS)
 
 
 def ensure_queue(
@@ -232,6 +252,7 @@ def bootstrap(
 
     for name in dict.fromkeys((bucket, variants)):  # once if they are the same bucket
         ensure_bucket(s3, name)
+        ensure_private(s3, name)
 
     queues = _ensure_event_queue(s3, sqs, settings) if with_queue else {}
     ensure_cors(s3, bucket, cors_rules(origins))

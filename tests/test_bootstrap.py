@@ -174,3 +174,34 @@ def test_without_queue_only_buckets_and_cors_are_set(mocked_aws: None, settings:
     )
     assert s3.get_bucket_cors(Bucket=settings.bucket)["CORSRules"]
     assert sqs_client(settings).list_queues().get("QueueUrls", []) == []
+
+
+BLOCK_ALL = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
+@pytest.mark.parametrize("with_queue", [True, False], ids=["with-queue", "no-queue"])
+def test_every_bucket_blocks_public_access(mocked_aws: None, with_queue: bool) -> None:
+    # moto answers an unsigned request whatever the bucket says, so what is asserted
+    # is the configuration S3 enforces: the four Public Access Block switches.
+    # GIVEN an originals bucket that already exists with public access allowed
+    settings = Settings(variants_bucket="kitteh-variants")
+    s3 = s3_client(settings)
+    s3.create_bucket(Bucket=settings.bucket)
+    s3.put_public_access_block(
+        Bucket=settings.bucket,
+        PublicAccessBlockConfiguration=dict.fromkeys(BLOCK_ALL, False),  # type: ignore[arg-type]
+    )
+
+    # WHEN bootstrap runs (twice: the second run must keep it so)
+    bootstrap(settings, with_queue=with_queue)
+    bootstrap(settings, with_queue=with_queue)
+
+    # THEN both buckets block every form of public access
+    for bucket in (settings.bucket, "kitteh-variants"):
+        config = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert config == BLOCK_ALL, bucket

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from kitteh.bootstrap import MAX_RECEIVE_COUNT
+from kitteh.bootstrap import MAX_RECEIVE_COUNT, bootstrap
 from kitteh.events import MalformedEvent
 from tests.localstack.helpers import (
     LANDSCAPE,
@@ -126,3 +126,20 @@ def test_message_that_keeps_failing_ends_in_the_dlq(
     assert len(tries) == invocations
     assert all(isinstance(t.error, MalformedEvent) for t in tries)
     stack.wait_until_queues_empty()
+
+
+def test_bootstrap_blocks_public_access_again_when_someone_opened_the_bucket(
+    stack: Stack,
+) -> None:
+    # New buckets block public access by default (AWS since 2023, LocalStack alike), so
+    # the case that matters is a bucket someone opened: bootstrap must close it again.
+    flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    stack.s3.put_public_access_block(
+        Bucket=stack.settings.bucket,
+        PublicAccessBlockConfiguration=dict.fromkeys(flags, False),  # type: ignore[arg-type]
+    )
+
+    bootstrap(stack.settings)
+
+    config = stack.s3.get_public_access_block(Bucket=stack.settings.bucket)
+    assert config["PublicAccessBlockConfiguration"] == dict.fromkeys(flags, True)
