@@ -6,7 +6,11 @@ message body, unchanged, to the handler. The body *is* the event Lambda would
 receive from a direct S3 trigger, so the handler runs the same code in both places.
 
 The relay is deliberately not a queue of its own: SQS keeps the messages, and a
-message is deleted only once the handler has returned. A failure simply leaves it
+message is deleted only once the handler has returned. Like Lambda, which runs an
+invocation per event side by side, the relay hands several events to the handler at
+once: ``KITTEH_RELAY_CONCURRENCY`` of them (default :data:`DEFAULT_CONCURRENCY`), and
+it receives no more messages than it has free hands for, so none waits in a local
+line while its visibility timeout runs out. A failure simply leaves it
 for SQS to show again after the visibility timeout and, after a few receives, to
 move to the dead-letter queue (see :mod:`kitteh.bootstrap`). At-least-once, as on
 AWS, so the handler must be idempotent there too.
@@ -18,9 +22,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -42,32 +48,76 @@ MAX_MESSAGES = 10
 RUN_WAIT_SECONDS = 2
 #: Longest pause between attempts while SQS itself is unreachable.
 MAX_BACKOFF_SECONDS = 30.0
+#: Deliveries in flight at once. A resize is half decoding (CPU, Pillow releases the
+#: GIL) and half S3 round trips, so a few more than the cores keep both busy.
+DEFAULT_CONCURRENCY = 4
+
+
+def concurrency_from_env() -> int:
+    """``KITTEH_RELAY_CONCURRENCY``, or :data:`DEFAULT_CONCURRENCY`."""
+    raw = os.environ.get("KITTEH_RELAY_CONCURRENCY", "").strip()
+    if not raw:
+        return DEFAULT_CONCURRENCY
+    if not raw.isdecimal() or int(raw) < 1:
+        raise ValueError(f"KITTEH_RELAY_CONCURRENCY must be a whole number >= 1, got {raw!r}")
+    return int(raw)
 
 
 class EventRelay:
     """Receive S3 events from an SQS queue and hand each to ``deliver``."""
 
-    def __init__(self, sqs: SQSClient, queue_url: str, deliver: Deliver) -> None:
+    def __init__(
+        self, sqs: SQSClient, queue_url: str, deliver: Deliver, *, concurrency: int | None = None
+    ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self.deliver = deliver
+        self.concurrency = concurrency if concurrency is not None else concurrency_from_env()
+        # Threads are started on the first delivery; idle ones end with the relay.
+        self._workers = ThreadPoolExecutor(self.concurrency, thread_name_prefix="kitteh-relay")
+        self._free = threading.BoundedSemaphore(self.concurrency)
 
     def poll_once(self, wait_seconds: int = RUN_WAIT_SECONDS) -> int:
-        """Receive one batch (long-polling up to ``wait_seconds``) and process it.
+        """Receive one batch (long-polling up to ``wait_seconds``), process it, wait for it.
 
         Returns how many messages were received, whatever became of them, so that
         0 means the queue had nothing visible.
         """
+        messages = self._receive(MAX_MESSAGES, wait_seconds)
+        wait([self._workers.submit(self._handle, message) for message in messages])
+        return len(messages)
+
+    def _receive(self, count: int, wait_seconds: int) -> list[MessageTypeDef]:
         response = self.sqs.receive_message(
             QueueUrl=self.queue_url,
-            MaxNumberOfMessages=MAX_MESSAGES,
+            MaxNumberOfMessages=count,
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
-        messages = response.get("Messages", [])
+        return response.get("Messages", [])
+
+    def _poll_free_hands(self, stop: threading.Event, wait_seconds: int) -> None:
+        """Receive as many messages as deliveries may start now, and start them.
+
+        Waits for a free hand first; SQS errors propagate with every hand given back.
+        """
+        while not self._free.acquire(timeout=0.2):
+            if stop.is_set():
+                return
+        hands = 1
+        while hands < min(self.concurrency, MAX_MESSAGES) and self._free.acquire(blocking=False):
+            hands += 1
+        try:
+            messages = self._receive(hands, wait_seconds)
+        except BaseException:
+            for _ in range(hands):
+                self._free.release()
+            raise
+        for _ in range(hands - len(messages)):
+            self._free.release()
         for message in messages:
-            self._handle(message)
-        return len(messages)
+            future = self._workers.submit(self._handle, message)
+            future.add_done_callback(lambda _done: self._free.release())
 
     def _handle(self, message: MessageTypeDef) -> None:
         message_id = message.get("MessageId")
@@ -135,11 +185,11 @@ class EventRelay:
 
     def run(self, stop: threading.Event, *, wait_seconds: int = RUN_WAIT_SECONDS) -> None:
         """Poll until ``stop`` is set; SQS outages are logged and retried with backoff."""
-        log.info("relay.started queue_url=%s", self.queue_url)
+        log.info("relay.started queue_url=%s concurrency=%s", self.queue_url, self.concurrency)
         backoff = 1.0
         while not stop.is_set():
             try:
-                self.poll_once(wait_seconds=wait_seconds)
+                self._poll_free_hands(stop, wait_seconds)
             except Exception:
                 # A handler failure never gets here (poll_once keeps those per
                 # message); this is SQS itself being unreachable or refusing us.
@@ -148,6 +198,10 @@ class EventRelay:
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             else:
                 backoff = 1.0
+        # Deliveries under way finish (and delete their message) before the relay stops;
+        # a fresh pool lets the relay run again.
+        self._workers.shutdown(wait=True)
+        self._workers = ThreadPoolExecutor(self.concurrency, thread_name_prefix="kitteh-relay")
         log.info("relay.stopped queue_url=%s", self.queue_url)
 
 

@@ -222,3 +222,74 @@ def test_lambda_invoker_gives_each_invocation_a_fresh_context() -> None:
 def test_localstack_sample_event_is_an_s3_event() -> None:
     event = S3Event.from_dict(load_event("localstack_object_created.json"))
     assert [record.is_object_created for record in event.records] == [True]
+
+
+class Overlapping:
+    """A deliver function that holds each delivery until ``parties`` run at once.
+
+    Run one at a time, the first delivery waits in vain and the barrier breaks.
+    """
+
+    def __init__(self, stack: Stack, parties: int) -> None:
+        self.stack = stack
+        self.barrier = threading.Barrier(parties, timeout=5)
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most_at_once = 0
+        self.in_queue_while_running: list[tuple[int, int]] = []
+        self.fail_key: str | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            self.barrier.wait()
+            # Still in the queue (in flight) while its handler runs: deleted only after.
+            self.in_queue_while_running.append(self.stack.counts())
+            key = S3Event.from_dict(event).keys[0]
+            if key == self.fail_key:
+                raise RuntimeError("resize failed")
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_events_are_delivered_side_by_side_as_lambda_would(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a relay configured for three concurrent deliveries, and three events
+    monkeypatch.setenv("KITTEH_RELAY_CONCURRENCY", "3")
+    deliver = Overlapping(stack, parties=3)
+    relay = EventRelay(stack.sqs, stack.summary["queue_url"], deliver)
+    deliver.fail_key = "originals/b.jpg"
+    for name in ("a", "b", "c"):
+        stack.put(f"originals/{name}.jpg")
+
+    # WHEN the relay runs until all three were handled
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), kwargs={"wait_seconds": 0})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while len(deliver.in_queue_while_running) < 3 and time.monotonic() < deadline:
+            if not thread.is_alive():
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+
+    # THEN they ran at the same time, each message still in the queue while it ran
+    assert deliver.most_at_once == 3, f"{deliver.most_at_once} delivery at a time"
+    assert all(in_flight >= 1 for _visible, in_flight in deliver.in_queue_while_running)
+    # AND afterwards only the failed one is left, hidden until SQS shows it again
+    assert stack.counts() == (0, 1)
+
+
+def test_concurrency_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KITTEH_RELAY_CONCURRENCY", "7")
+    assert EventRelay(None, "http://nowhere/queue", Recorder()).concurrency == 7  # type: ignore[arg-type]
+    monkeypatch.setenv("KITTEH_RELAY_CONCURRENCY", "0")
+    with pytest.raises(ValueError, match="KITTEH_RELAY_CONCURRENCY"):
+        EventRelay(None, "http://nowhere/queue", Recorder())  # type: ignore[arg-type]
