@@ -26,8 +26,8 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
