@@ -12,15 +12,17 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from cli import kitteh_command
 from kitteh import images
+from kitteh.aws import INTERACTIVE
 from kitteh.config import Settings
 from kitteh.imaging import ImageError
 from kitteh.logs import configure_logging
+from kitteh.outages import RETRY_AFTER_SECONDS, unavailable_dependency
 from kitteh.storage import Storage
 from views import api, close_session, pages, security
 
@@ -40,7 +42,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     configure_logging()
     test_config = dict(test_config or {})
     settings: Settings = test_config.pop("KITTEH_SETTINGS", None) or Settings.from_env()
-    storage: Storage = test_config.pop("KITTEH_STORAGE", None) or Storage(settings)
+    # Short S3 deadlines: a page must answer within 10 s, a 503 if S3 hangs.
+    storage: Storage = test_config.pop("KITTEH_STORAGE", None) or Storage(
+        settings, budget=INTERACTIVE
+    )
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(
@@ -85,6 +90,15 @@ def _wants_json() -> bool:
 def _http_error(error: HTTPException) -> Any:
     code = error.code or 500
     description = error.description or error.name
+    # An exception no view handled arrives as a 500 carrying it: a dependency that is
+    # down or too slow is a 503 the client may retry, not a fault of ours.
+    dependency = unavailable_dependency(getattr(error, "original_exception", None))
+    if code == 500 and dependency is not None:
+        answer = _error_answer(
+            503, f"the {dependency} is not available right now; please try again shortly"
+        )
+        answer[0].headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return answer
     if code >= 500:
         description = "something went wrong on our side; please try again"
     return _error_answer(code, description)
@@ -95,11 +109,11 @@ def _rejected(error: images.Rejected | ImageError) -> Any:
     return _error_answer(error.status_code, error.reason)
 
 
-def _error_answer(code: int, description: str) -> Any:
+def _error_answer(code: int, description: str) -> tuple[Response, int]:
     """JSON ``{"error": ...}`` under ``/api``, the styled error page elsewhere."""
     if _wants_json():
         return jsonify(error=description), code
-    return render_template("error.html", code=code, description=description), code
+    return make_response(render_template("error.html", code=code, description=description)), code
 
 
 app = create_app()

@@ -72,6 +72,9 @@ class Settings:
     #: Where the app itself talks to S3 (None: boto3's default, i.e. AWS or
     #: ``AWS_ENDPOINT_URL``).
     endpoint_url: str | None = None
+    #: Where the app talks to SQS, when it differs from ``endpoint_url``
+    #: (``AWS_ENDPOINT_URL_SQS``, as boto3 spells service-specific endpoints).
+    sqs_endpoint: str | None = None
     #: Where browsers reach S3, for presigned POSTs and object URLs. Differs from
     #: ``endpoint_url`` when the app talks to S3 on an internal address (a Docker
     #: network name, say) that a browser cannot resolve.
@@ -101,6 +104,10 @@ class Settings:
         return self.variants_bucket or self.bucket
 
     @property
+    def sqs_endpoint_url(self) -> str | None:
+        return self.sqs_endpoint or self.endpoint_url
+
+    @property
     def browser_endpoint_url(self) -> str | None:
         return self.public_endpoint_url or self.endpoint_url
 
@@ -119,7 +126,15 @@ class Settings:
                 or env.get("AWS_DEFAULT_REGION", "").strip()
                 or defaults.region
             ),
-            endpoint_url=_optional(env, "AWS_ENDPOINT_URL"),
+            # boto3's service-specific endpoint variables win over the general one.
+            endpoint_url=_optional(env, "AWS_ENDPOINT_URL_S3")
+            or _optional(env, "AWS_ENDPOINT_URL"),
+            sqs_endpoint=_optional(env, "AWS_ENDPOINT_URL_SQS")
+            or (
+                _optional(env, "AWS_ENDPOINT_URL")
+                if _optional(env, "AWS_ENDPOINT_URL_S3")
+                else None
+            ),
             public_endpoint_url=_optional(env, "KITTEH_PUBLIC_ENDPOINT_URL"),
             media_base_url=_optional(env, "KITTEH_MEDIA_BASE_URL"),
             queue_name=env.get("KITTEH_QUEUE", "").strip() or defaults.queue_name,

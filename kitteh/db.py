@@ -30,6 +30,19 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+#: Deadlines of every database call (docs/reliability.md has them all in one table).
+#: A connection attempt, TCP and start-up handshake included:
+CONNECT_TIMEOUT_SECONDS = 2
+#: The server cancels any statement running longer (none of ours takes 100 ms), and
+#: SQLite gives up waiting for another writer's lock after as long:
+STATEMENT_TIMEOUT_SECONDS = 4
+#: The client gives up waiting for any answer of the server after this: longer than
+#: the statement timeout, so it only fires when the server or the network is gone
+#: silent, where no server-side timeout can answer.
+IO_TIMEOUT_SECONDS = 5
+#: Longest wait for a free connection of the pool.
+POOL_TIMEOUT_SECONDS = 3
+
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -37,19 +50,55 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@lru_cache(maxsize=8)
-def get_engine(database_url: str) -> Engine:
-    """Return this process's engine for ``database_url``."""
+def _set_statement_timeout(dbapi_connection: Any, _record: Any) -> None:
+    # A SET, not the libpq "options" start-up parameter, which poolers such as
+    # PgBouncer refuse.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_SECONDS * 1000}")
+    dbapi_connection.commit()
+
+
+def _connect_bounded(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    from kitteh._pg import BoundedConnection  # psycopg is imported only for PostgreSQL
+
+    return BoundedConnection.connect(*cargs, **cparams)
+
+
+def create_bounded_engine(database_url: str, **options: Any) -> Engine:
+    """An engine whose every connection, statement and wait has a deadline.
+
+    ``options`` go to :func:`sqlalchemy.create_engine` (``poolclass``...).
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": STATEMENT_TIMEOUT_SECONDS}, **options)
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
+    engine = create_engine(
+        url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}, **options
+    )
+    if url.get_driver_name() == "psycopg":
+        event.listen(engine, "do_connect", _connect_bounded)
+    event.listen(engine, "connect", _set_statement_timeout)
+    return engine
+
+
+@lru_cache(maxsize=8)
+def get_engine(database_url: str) -> Engine:
+    """Return this process's engine for ``database_url``."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return create_bounded_engine(database_url)
     # pre_ping: a Lambda container may sleep for minutes between invocations, long
     # enough for the server (or RDS Proxy) to drop idle connections.
-    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    return create_bounded_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=2,
+        max_overflow=2,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+    )
 
 
 @lru_cache(maxsize=8)

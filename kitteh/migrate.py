@@ -23,6 +23,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool, text
 
+from kitteh.db import get_engine
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 #: Any constant works; it only has to be the same for every Kitteh migration run.
@@ -62,13 +64,13 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def schema_status(database_url: str) -> tuple[str | None, str | None]:
-    """Return ``(current, head)`` revisions, for health checks."""
-    engine = create_engine(database_url, poolclass=pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            return current_revision(connection), head_revision()
-    finally:
-        engine.dispose()
+    """Return ``(current, head)`` revisions, for health checks.
+
+    Through the app's own engine: its deadlines (kitteh.db) bound the check, and a
+    health check that passes says the pool the pages use works.
+    """
+    with get_engine(database_url).connect() as connection:
+        return current_revision(connection), head_revision()
 
 
 def upgrade(database_url: str, revision: str = "head") -> MigrationResult:

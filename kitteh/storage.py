@@ -7,6 +7,7 @@ variants under ``variants/``, so writing a variant can never re-trigger it.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,11 +17,12 @@ from urllib.parse import quote, urlsplit
 
 from botocore.exceptions import ClientError
 
-from kitteh.aws import is_not_found, s3_client
+from kitteh.aws import BACKGROUND, CallBudget, is_not_found, s3_client
 from kitteh.config import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 #: Variants never change once written (a re-run writes the same bytes), so
 #: browsers and CDNs may keep them for a year.
@@ -39,6 +41,8 @@ class StoredObject:
     data: bytes
     content_type: str | None
     size: int
+    #: S3's ETag, without its quotes: changes whenever the object is written anew.
+    etag: str
 
 
 class Storage:
@@ -49,15 +53,19 @@ class Storage:
         settings: Settings,
         client: S3Client | None = None,
         public_client: S3Client | None = None,
+        *,
+        budget: CallBudget = BACKGROUND,
     ) -> None:
         self.settings = settings
         self._client = client
         self._public_client = public_client
+        #: How long each S3 call may take (kitteh.aws): the web app's are short.
+        self.budget = budget
         self._signed_urls: dict[str, tuple[str, float]] = {}
 
     @cached_property
     def client(self) -> S3Client:
-        return self._client or s3_client(self.settings)
+        return self._client or s3_client(self.settings, budget=self.budget)
 
     @cached_property
     def public_client(self) -> S3Client:
@@ -76,10 +84,23 @@ class Storage:
     def is_original_key(self, key: str) -> bool:
         return key.startswith(self.settings.originals_prefix)
 
+    def is_granted_shape(self, key: str) -> bool:
+        """True for a key of :meth:`new_original_key`'s making (``originals/<32 hex>``)."""
+        stem = key.removeprefix(self.settings.originals_prefix)
+        return key != stem and _GRANTED_STEM.fullmatch(stem) is not None
+
     def variant_key(self, original_key: str, kind: str, extension: str) -> str:
         """Derive a variant's key from its original's, so re-runs overwrite, not add."""
+        return f"{self.variant_prefix(original_key)}{kind}.{extension}"
+
+    def variant_prefix(self, original_key: str) -> str:
+        """Where everything made from an original lives: ``variants/<stem>/``."""
         stem = original_key.removeprefix(self.settings.originals_prefix)
-        return f"{self.settings.variants_prefix}{stem}/{kind}.{extension}"
+        return f"{self.settings.variants_prefix}{stem}/"
+
+    def public_original_key(self, original_key: str, content_type: str) -> str:
+        """The original as served: metadata stripped, beside the variants."""
+        return self.variant_key(original_key, "original", _EXTENSIONS[content_type])
 
     # Objects ----------------------------------------------------------------
 
@@ -100,16 +121,35 @@ class Storage:
                 raise ObjectMissing(key) from exc
             raise
         data = response["Body"].read()
-        return StoredObject(key, data, response.get("ContentType"), len(data))
+        etag = response.get("ETag", "").strip('"')
+        return StoredObject(key, data, response.get("ContentType"), len(data), etag)
 
     def has_original(self, key: str) -> bool:
+        return self.original_size(key) is not None
+
+    def original_size(self, key: str) -> int | None:
+        """The stored original's size in bytes, or None when there is none."""
         try:
-            self.client.head_object(Bucket=self.settings.bucket, Key=key)
+            response = self.client.head_object(Bucket=self.settings.bucket, Key=key)
         except ClientError as exc:
             if is_not_found(exc):
-                return False
+                return None
             raise
-        return True
+        return int(response.get("ContentLength", 0))
+
+    def delete_original(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.settings.bucket, Key=key)
+
+    def delete_variants(self, original_key: str) -> None:
+        """Delete every object made from an original (whatever sizes and formats exist)."""
+        bucket = self.settings.variants_bucket_name
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=self.variant_prefix(original_key)):
+            keys: list[ObjectIdentifierTypeDef] = [
+                {"Key": item["Key"]} for item in page.get("Contents", []) if "Key" in item
+            ]
+            if keys:
+                self.client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
     def put_variant(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(
@@ -166,9 +206,13 @@ class Storage:
         return url
 
     def original_download_url(self, key: str, filename: str, content_type: str | None) -> str:
-        """Presign a GET that makes the browser save the original under ``filename``."""
+        """Presign a GET that makes the browser save the public original under ``filename``.
+
+        ``key`` is a :meth:`public_original_key`: the stored original itself (with its
+        GPS position and camera serial) is never handed out.
+        """
         params = {
-            "Bucket": self.settings.bucket,
+            "Bucket": self.settings.variants_bucket_name,
             "Key": key,
             "ResponseContentDisposition": _attachment(filename),
         }
@@ -194,6 +238,11 @@ class Storage:
             ],
             ExpiresIn=self.settings.presign_expiry,
         )
+
+
+_GRANTED_STEM = re.compile(r"[0-9a-f]{32}")
+#: File extension of each content type an original may have.
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ relay talk through it:
     and nothing is closed — a peer waits until its own timeout ends the wait;
 ``lose_answers``
     requests reach the service, answers never come back: the client's connection
-    is reset at the first byte of the answer. The service did the work (stored
+    is reset at the first byte of the answer (an HTTP ``100 Continue`` passes: the
+    request's body follows it). The service did the work (stored
     the object, committed the row); the client cannot know it.
 
 :meth:`FaultyProxy.lose_next_answers` loses only the next few answers, then passes.
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 Mode = Literal["pass", "refuse", "reset", "stall", "lose_answers"]
 MODES: tuple[Mode, ...] = ("pass", "refuse", "reset", "stall", "lose_answers")
 
+#: HTTP's interim answer to ``Expect: 100-continue`` (boto3 sends it with every upload):
+#: not the answer that is lost, since the request's body only follows it.
+_INTERIM_ANSWER = b"HTTP/1.1 100"
 #: How often idle threads look at the mode again.
 _TICK_SECONDS = 0.02
 _CHUNK = 65536
@@ -114,6 +118,13 @@ class FaultyProxy:
         with self._lock:
             self._mode = mode
             connections = list(self._connections)
+            # At once, not at the accept loop's next turn: a connect right after
+            # set_mode() must meet the new mode.
+            if mode == "refuse" and self._listener is not None:
+                self._listener.close()
+                self._listener = None
+            elif mode != "refuse" and self._listener is None:
+                self._listener = self._listen(self.port)
         log.info("%s: mode %s", self.name, mode)
         if mode in ("reset", "refuse"):
             for connection in connections:
@@ -154,24 +165,26 @@ class FaultyProxy:
 
     def _accept_loop(self) -> None:
         while not self._stopped.is_set():
-            if self._mode == "refuse":
-                if self._listener is not None:
-                    self._listener.close()  # connects now fail with ECONNREFUSED
-                    self._listener = None
+            with self._lock:
+                if self._mode == "refuse":
+                    listener = None
+                elif self._listener is None:
+                    listener = self._listener = self._listen(self.port)
+                else:
+                    listener = self._listener
+            if listener is None:
                 time.sleep(_TICK_SECONDS)
                 continue
-            if self._listener is None:
-                self._listener = self._listen(self.port)
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
             except TimeoutError:
                 continue
             except OSError:
                 if self._stopped.is_set():
                     return
-                raise
+                continue  # closed by set_mode("refuse") while waiting
             self.accepted += 1
-            if self._mode == "reset":
+            if self._mode in ("reset", "refuse"):
                 _reset(client)
                 continue
             connection = _Connection(self, client)
@@ -238,7 +251,11 @@ class _Connection:
                     if not data:
                         self.close(reset=False)
                         return
-                    if source is self.upstream and self.proxy._take_lost_answer():
+                    if (
+                        source is self.upstream
+                        and not data.startswith(_INTERIM_ANSWER)
+                        and self.proxy._take_lost_answer()
+                    ):
                         self.close(reset=True)
                         return
                     destination.sendall(data)

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from kitteh import images
 from kitteh.health import check_health
 from kitteh.imaging import VARIANT_KINDS, ImageError
+from kitteh.outages import RETRY_AFTER_SECONDS
 from models import Image, ImageStatus
 from views import get_session, get_settings, get_storage, page_slug
 
@@ -51,17 +52,24 @@ def healthz() -> tuple[Any, int]:
     report = check_health(get_settings(), get_storage())
     if report.ok:
         return jsonify(status="ok", schema=report.schema_revision), 200
-    return jsonify(status="error", error=report.error), 503
+    answer = jsonify(status="error", error=report.error, checks=report.checks)
+    answer.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return answer, 503
 
 
 @bp.get("/img/<name>/original")
 def original(name: str) -> Response:
-    """Download the original, under the name it was uploaded with."""
+    """Download the original, under the name it was uploaded with, without its metadata.
+
+    404 until the image is ready: before then its bytes are unverified.
+    """
+    session = get_session()
     image = _image_or_404(name)
-    filename = image.original_filename or image.name
-    return redirect(
-        get_storage().original_download_url(image.original_key, filename, image.content_type)
-    )
+    url = images.original_download_url(session, get_storage(), image)
+    if url is None:
+        abort(404)
+    session.commit()  # an image settled before public originals existed just got one
+    return redirect(url)
 
 
 @bp.get("/img/<name>/<kind>")
