@@ -14,7 +14,7 @@ from typing import Any
 
 from kitteh.config import Settings
 from kitteh.db import transaction
-from kitteh.events import S3Event, S3Record, SQSEvent, is_sqs_event
+from kitteh.events import MalformedEvent, S3Event, S3Record, SQSEvent, is_sqs_event
 from kitteh.images import process_original
 from kitteh.logs import configure_logging
 from kitteh.storage import get_storage
@@ -23,11 +23,28 @@ log = logging.getLogger(__name__)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Process every record of an S3 event, or every message of an SQS batch."""
+    """Process every record of an S3 event, or every message of an SQS batch.
+
+    An event that cannot be read is answered with the reason and logged, not raised:
+    retrying it cannot help. A broken record does not stop the others.
+    """
     configure_logging()
     if is_sqs_event(event):
         return _handle_sqs_batch(SQSEvent.from_dict(event))
-    return {"processed": [_process(record) for record in S3Event.from_dict(event).object_created]}
+    try:
+        s3_event = S3Event.from_dict(event)
+    except MalformedEvent as exc:
+        log.error("malformed event refused: %s", exc)
+        return {"processed": [], "malformed": [str(exc)]}
+    return _handle_s3_event(s3_event)
+
+
+def _handle_s3_event(event: S3Event) -> dict[str, Any]:
+    result: dict[str, Any] = {"processed": [_process(record) for record in event.object_created]}
+    if event.malformed:
+        log.error("malformed records left out: %s", "; ".join(event.malformed))
+        result["malformed"] = list(event.malformed)
+    return result
 
 
 def _handle_sqs_batch(event: SQSEvent) -> dict[str, Any]:
@@ -36,9 +53,12 @@ def _handle_sqs_batch(event: SQSEvent) -> dict[str, Any]:
     failures = []
     for message in event.records:
         try:
-            for record in S3Event.from_json(message.body).object_created:
-                _process(record)
+            _handle_s3_event(S3Event.from_json(message.body))
         except Exception:
+            if message.message_id is None:
+                # Reporting it would fail the whole batch: every good message retried.
+                log.exception("a message without messageId failed; it cannot be retried alone")
+                continue
             log.exception("message %s failed; SQS will retry it", message.message_id)
             failures.append({"itemIdentifier": message.message_id})
     return {"batchItemFailures": failures}
@@ -48,8 +68,10 @@ def _process(record: S3Record) -> dict[str, Any]:
     storage = get_storage(Settings.from_env())
     if record.bucket != storage.settings.bucket or not storage.is_original_key(record.key):
         log.warning("ignoring s3://%s/%s: not an original", record.bucket, record.key)
-        return {"key": record.key, "status": "ignored"}
+        return {"key": record.key, "status": "ignored", "error": "not an original"}
     with transaction(storage.settings.database_url) as session:
         image = process_original(session, storage, record.key)
+        if image is None:
+            return {"key": record.key, "status": "ignored", "error": "no upload was granted for it"}
         log.info("image %s is %s", image.name, image.status, extra={"key": record.key})
         return {"key": record.key, "name": image.name, "status": image.status, "error": image.error}

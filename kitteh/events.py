@@ -58,12 +58,14 @@ class S3Event:
 
     records: tuple[S3Record, ...]
     is_test_event: bool = False
+    #: Why each record that could not be read was left out (the others still count).
+    malformed: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, event: object) -> S3Event:
-        """Read an S3 event.
+        """Read an S3 event; a broken record is set aside in :attr:`malformed`.
 
-        :raise MalformedEvent: not an S3 event, or one of its records is broken.
+        :raise MalformedEvent: not an S3 event, or not one of its records is readable.
         """
         if not isinstance(event, Mapping):
             raise MalformedEvent("the event is not a JSON object")
@@ -72,9 +74,17 @@ class S3Event:
         records = event.get("Records")
         if not isinstance(records, list) or not records:
             raise MalformedEvent("the event has no Records")
-        if not all(isinstance(r, Mapping) and r.get("eventSource") == "aws:s3" for r in records):
-            raise MalformedEvent("the event holds records that are not from S3")
-        return cls(tuple(S3Record.from_dict(record) for record in records))
+        read, malformed = [], []
+        for index, record in enumerate(records):
+            try:
+                if not isinstance(record, Mapping) or record.get("eventSource") != "aws:s3":
+                    raise MalformedEvent("a record that is not from S3")
+                read.append(S3Record.from_dict(record))
+            except MalformedEvent as exc:
+                malformed.append(f"record {index}: {exc}")
+        if not read:
+            raise MalformedEvent("; ".join(malformed))
+        return cls(tuple(read), malformed=tuple(malformed))
 
     @classmethod
     def from_json(cls, body: str) -> S3Event:
@@ -99,7 +109,9 @@ class S3Event:
 class SQSRecord:
     """One message of an SQS event."""
 
-    message_id: str
+    #: None when the record carries none: it cannot be reported as a batch item
+    #: failure (Lambda would take an empty identifier as the whole batch failing).
+    message_id: str | None
     body: str
     receipt_handle: str
 
@@ -113,13 +125,17 @@ class SQSEvent:
         return cls(
             tuple(
                 SQSRecord(
-                    message_id=str(record.get("messageId", "")),
+                    message_id=_text(record.get("messageId")),
                     body=str(record.get("body", "")),
                     receipt_handle=str(record.get("receiptHandle", "")),
                 )
                 for record in event.get("Records") or []
             )
         )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def is_sqs_event(event: object) -> bool:

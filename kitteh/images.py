@@ -12,19 +12,19 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import posixpath
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kitteh import imaging, names
+from kitteh.aws import is_timeout
 from kitteh.config import Settings
 from kitteh.db import commit_before_object_exists
-from kitteh.storage import ObjectMissing, Storage
+from kitteh.storage import ObjectMissing, Storage, StoredObject
 from models import Image, ImageStatus, Variant
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,14 @@ def upload_original(
     image row is committed before the object is written, so that the object's
     event always finds it (:func:`kitteh.db.commit_before_object_exists`).
 
+    When storing fails, storage decides the upload's fate, not the error: S3 may
+    have stored the object and lost only its answer. If it holds the object, the
+    upload stands; otherwise the row is withdrawn (unless the resize function has
+    settled it meanwhile, which proves the object exists) and the error propagates,
+    and an object that lands later anyway is removed by its own event
+    (:func:`process_original` finds no row). Either way what the caller is told
+    matches what ends up stored: no image nobody was given, none lost.
+
     :raise Rejected: empty or too large.
     :raise imaging.ImageError: not an image, or not one we accept.
     """
@@ -147,13 +155,47 @@ def upload_original(
     commit_before_object_exists(session)
     try:
         storage.put_original(image.original_key, data, info.content_type)
-    except Exception:
-        # Nothing was stored: the committed row must not promise a picture that
-        # never comes, so it is taken back the way it was made.
-        session.delete(image)
-        session.commit()
+    except Exception as exc:
+        if _stored_after_all(storage, image.original_key, len(data), exc):
+            log.warning("image %s: S3 stored the original but its answer was lost", image.name)
+            return image
+        if not withdraw_upload(session, image):
+            log.warning("image %s: settled while its upload failed; it stands", image.name)
+            return image
         raise
     return image
+
+
+def _stored_after_all(storage: Storage, key: str, size: int, error: Exception) -> bool:
+    """Ask storage whether a PUT that failed stored the object all the same.
+
+    Not after a timeout: S3 is hanging, and a HEAD would wait as long again; the
+    object's own event cleans up if it landed.
+    """
+    if is_timeout(error):
+        return False
+    try:
+        return storage.original_size(key) == size
+    except Exception:
+        log.warning("could not ask storage about %s", key, exc_info=True)
+        return False
+
+
+def withdraw_upload(session: Session, image: Image) -> bool:
+    """Delete a pending image whose original could not be stored; False if it is settled.
+
+    Only a pending row is deleted, in one statement: if the resize function settled
+    it meanwhile (the object did land), the row stays and the upload stands.
+    """
+    session.rollback()
+    result = session.execute(
+        delete(Image).where(Image.id == image.id, Image.status == ImageStatus.PENDING)
+    )
+    session.commit()
+    withdrawn = bool(getattr(result, "rowcount", 0))
+    if withdrawn:
+        log.info("image %s withdrawn: its original could not be stored", image.name)
+    return withdrawn
 
 
 def create_presigned_upload(
@@ -200,45 +242,146 @@ def create_presigned_upload(
 # Processing ----------------------------------------------------------------
 
 
-def process_original(session: Session, storage: Storage, key: str) -> Image:
-    """Make the three variants of the original at ``key`` and mark its image ready.
+@dataclass(frozen=True)
+class _Verdict:
+    """What processing an original came to, before it is recorded under the row's lock."""
+
+    etag: str | None
+    info: imaging.ImageInfo | None = None
+    renditions: tuple[tuple[imaging.Rendition, str], ...] = ()
+    size: int | None = None
+    error: str | None = None
+    #: The object changed after the image was settled: withdraw what was made.
+    replaced: bool = False
+
+
+def process_original(session: Session, storage: Storage, key: str) -> Image | None:
+    """Make the variants of the original at ``key`` and settle its image; None if it has none.
+
+    Only a key the app granted (a row committed before its object could exist) is
+    processed; nothing else is adopted. An object at a key of the app's own making
+    whose row is gone belongs to a withdrawn upload, and is removed with anything
+    made from it.
+
+    The slow part (reading the original, decoding, encoding, writing variants and
+    the public original) runs before the row is locked; the result is recorded under
+    ``SELECT ... FOR UPDATE``, so deliveries of one event racing each other
+    serialise there: the first records, the others find the image settled from the
+    same object and leave it (their writes were the same bytes). Running it again
+    for the same object changes nothing.
+
+    The image remembers the ETag of the object it was settled from. A settled image
+    whose object has another ETag now was replaced (a presigned grant posted twice):
+    it is refused, failed with the reason, and its variants and public original are
+    deleted, so nothing shown or served can disagree with what storage holds.
 
     A file that is not a usable image ends ``failed`` with the reason and raises
     nothing: a retry cannot help. Storage and database errors propagate so that
-    the event is retried. Running it again for the same object changes nothing.
+    the event is retried.
     """
-    settings = storage.settings
     image = session.scalars(select(Image).where(Image.original_key == key)).one_or_none()
     if image is None:
-        # Written straight to the bucket (``aws s3 cp``, a script): adopt it.
-        image = create_image(session, original_key=key, original_filename=posixpath.basename(key))
-    if image.status == ImageStatus.READY and len(image.variants) == len(imaging.SIZES):
-        log.info("image %s is ready already; nothing to do", image.name)
+        _discard_ungranted(storage, key)
+        return None
+    try:
+        original: StoredObject | None = storage.get_original(key)
+    except ObjectMissing:
+        original = None
+    settled = image.status != ImageStatus.PENDING
+    if settled and (original is None or image.original_etag in (None, original.etag)):
+        # A repeated event, or an image settled before ETags were kept (left as it was).
+        log.info("image %s is %s already; nothing to do", image.name, image.status)
         return image
 
-    try:
-        original = storage.get_original(key)
-    except ObjectMissing:
-        return _fail(image, "the original is no longer in storage")
-    image.bytes = original.size
-    if original.size > settings.max_upload_bytes:
-        return _fail(image, _too_large(settings))
+    verdict = _judge(storage, key, original, replaced=settled)
 
+    image = session.scalars(
+        select(Image)
+        .where(Image.original_key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if image is None:  # withdrawn while we worked
+        _discard_ungranted(storage, key)
+        return None
+    if image.status != ImageStatus.PENDING and not verdict.replaced:
+        if verdict.etag is None or image.original_etag in (None, verdict.etag):
+            log.info("image %s was settled by another delivery", image.name)
+            return image
+        verdict = _Verdict(verdict.etag, replaced=True)  # the object changed under us
+    _record(session, storage, image, verdict)
+    return image
+
+
+def _judge(
+    storage: Storage, key: str, original: StoredObject | None, *, replaced: bool
+) -> _Verdict:
+    """Decide what the original makes, writing its variants and public original."""
+    settings = storage.settings
+    if original is None:
+        return _Verdict(None, error="the original is no longer in storage")
+    if replaced:
+        return _Verdict(original.etag, replaced=True)
+    if original.size > settings.max_upload_bytes:
+        return _Verdict(original.etag, size=original.size, error=_too_large(settings))
     try:
         info = imaging.inspect(original.data, max_pixels=settings.max_pixels)
-        image.content_type, image.width, image.height = info.content_type, info.width, info.height
+    except imaging.ImageError as exc:
+        return _Verdict(original.etag, size=original.size, error=exc.reason)
+    try:
         renditions = imaging.render_variants(original.data, max_pixels=settings.max_pixels)
     except imaging.ImageError as exc:
-        return _fail(image, exc.reason)
-
+        return _Verdict(original.etag, info=info, size=original.size, error=exc.reason)
+    written = []
     for rendition in renditions:
         variant_key = storage.variant_key(key, rendition.kind, rendition.extension)
         storage.put_variant(variant_key, rendition.data, rendition.content_type)
-        _record_variant(image, rendition, variant_key)
-    image.status = ImageStatus.READY
-    image.error = None
+        written.append((rendition, variant_key))
+    public = imaging.public_original(original.data, info)
+    storage.put_variant(
+        storage.public_original_key(key, info.content_type), public, info.content_type
+    )
+    return _Verdict(original.etag, info=info, renditions=tuple(written), size=original.size)
+
+
+def _record(session: Session, storage: Storage, image: Image, verdict: _Verdict) -> None:
+    image.original_etag = verdict.etag
+    if verdict.size is not None:
+        image.bytes = verdict.size
+    if verdict.info is not None:
+        info = verdict.info
+        image.content_type, image.width, image.height = info.content_type, info.width, info.height
+    if verdict.replaced:
+        image.variants.clear()
+        storage.delete_variants(image.original_key)
+        _fail(image, REPLACED)
+    elif verdict.error is not None:
+        _fail(image, verdict.error)
+    else:
+        for rendition, variant_key in verdict.renditions:
+            _record_variant(image, rendition, variant_key)
+        image.status = ImageStatus.READY
+        image.error = None
     session.flush()
-    return image
+
+
+#: Why an image whose original changed after it was settled is refused.
+REPLACED = (
+    "the original was replaced after it was processed (an upload link used twice); "
+    "upload the picture again as a new image"
+)
+
+
+def _discard_ungranted(storage: Storage, key: str) -> None:
+    """An object no image row stands for: never adopted; removed if the app made its key."""
+    if storage.is_granted_shape(key):
+        # The app made this key and committed its row before the object could exist;
+        # the row is gone, so the upload was withdrawn (its client was told it failed).
+        log.info("removing %s: its upload was withdrawn", key)
+        storage.delete_original(key)
+        storage.delete_variants(key)
+    else:
+        log.warning("ignoring %s: no upload was granted for it", key)
 
 
 def _record_variant(image: Image, rendition: imaging.Rendition, key: str) -> None:
@@ -258,6 +401,37 @@ def _fail(image: Image, reason: str) -> Image:
     image.status = ImageStatus.FAILED
     image.error = reason
     return image
+
+
+# Serving -------------------------------------------------------------------
+
+
+def original_download_url(session: Session, storage: Storage, image: Image) -> str | None:
+    """The URL that downloads ``image``'s public original, or None if there is none to serve.
+
+    Only a ready image's: a pending one's bytes are unverified (a presigned POST can
+    put anything there), a failed one's are no picture we vouch for. What is served
+    is the copy without location and device metadata made when the image was
+    settled; an image settled before such copies were made gets one now, from its
+    stored original if that is still the picture it was settled from, and the
+    caller commits the ETag recorded with it.
+    """
+    if image.status != ImageStatus.READY or image.content_type is None:
+        return None
+    key = storage.public_original_key(image.original_key, image.content_type)
+    if image.original_etag is None:
+        try:
+            original = storage.get_original(image.original_key)
+            info = imaging.inspect(original.data, max_pixels=storage.settings.max_pixels)
+        except (ObjectMissing, imaging.ImageError):
+            return None
+        if info.content_type != image.content_type:
+            return None
+        storage.put_variant(key, imaging.public_original(original.data, info), info.content_type)
+        image.original_etag = original.etag
+        session.flush()
+    filename = image.original_filename or image.name
+    return storage.original_download_url(key, filename, image.content_type)
 
 
 # Settling what no event settled --------------------------------------------

@@ -26,6 +26,7 @@ from typing import IO
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from kitteh import metadata
 from kitteh.config import DEFAULT_MAX_PIXELS
 
 #: Variant kind → the N of its N×N bounding box, largest first: the cascade order.
@@ -89,6 +90,8 @@ class ImageInfo:
     #: Upright size, after EXIF orientation.
     width: int
     height: int
+    #: The EXIF orientation (1 to 8; 1 when there is none).
+    orientation: int = 1
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,48 @@ def inspect(source: bytes | IO[bytes], *, max_pixels: int = DEFAULT_MAX_PIXELS) 
     """
     with _open(source, max_pixels) as image:
         width, height = _upright_size(image)
-        return ImageInfo(CONTENT_TYPES[image.format or ""], width, height)
+        orientation = _orientation(image)
+        return ImageInfo(
+            CONTENT_TYPES[image.format or ""],
+            width,
+            height,
+            orientation if 1 <= orientation <= 8 else 1,
+        )
+
+
+def public_original(data: bytes, info: ImageInfo) -> bytes:
+    """``data`` as it may be shared: no location, device or owner metadata.
+
+    Lossless (:func:`kitteh.metadata.strip_metadata`): the same compressed pixels,
+    orientation and colour profile. A file whose structure cannot be walked although
+    Pillow reads it is re-encoded instead, with nothing but its orientation.
+    """
+    try:
+        clean = metadata.strip_metadata(data, info.content_type, info.orientation)
+        if inspect(clean, max_pixels=info.width * info.height) == info:
+            return clean
+    except (metadata.UnreadableStructure, ImageError):
+        pass
+    return _reencoded(data, info)
+
+
+def _reencoded(data: bytes, info: ImageInfo) -> bytes:
+    """The picture encoded afresh in its own format, with its orientation and no metadata."""
+    exif = Image.Exif()
+    if info.orientation != 1:
+        exif[_EXIF_ORIENTATION] = info.orientation
+    buffer = io.BytesIO()
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        image.info = {key: value for key, value in image.info.items() if key == "icc_profile"}
+        if info.content_type == "image/jpeg":
+            image.save(buffer, "JPEG", quality=95, exif=exif.tobytes())
+        elif info.content_type == "image/gif":
+            image.save(buffer, "GIF", save_all=True)
+        else:
+            fmt = "WEBP" if info.content_type == "image/webp" else "PNG"
+            image.save(buffer, fmt, exif=exif.tobytes(), save_all=fmt == "WEBP")
+    return buffer.getvalue()
 
 
 def render_variants(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Rendition]:

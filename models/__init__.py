@@ -86,6 +86,10 @@ class Image(Base):
     original_filename: Mapped[str | None] = mapped_column(String(255))
     #: Detected from the bytes, not taken from the upload's headers.
     content_type: Mapped[str | None] = mapped_column(String(64))
+    #: The ETag of the original object the image was settled from (ready or failed):
+    #: a later object under the same key is a replacement, refused. None until
+    #: settled, and for images settled before revision 0002.
+    original_etag: Mapped[str | None] = mapped_column(String(128))
     width: Mapped[int | None]
     height: Mapped[int | None]
     bytes: Mapped[int | None]

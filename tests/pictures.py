@@ -48,3 +48,66 @@ def assert_upright(
     distances = orientation_distances(picture, original)
     closest = min(distances, key=distances.__getitem__)
     assert closest == "upright" and distances["upright"] < tolerance, distances
+
+
+#: What a phone writes that nobody should get from a shared picture.
+SECRET_SERIAL = "SN-0451-KITTEH-SECRET"
+SECRET_OWNER = "Jane Q. Catowner"
+GPS_LATITUDE = (51.0, 30.0, 26.18)
+XMP_PACKET = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="51,30.436N"'
+    b' exif:GPSLongitude="0,7.6W"/></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+)
+
+
+def with_private_metadata(photo: bytes, image_format: str) -> bytes:
+    """``photo`` in ``image_format``, carrying GPS, a camera serial, an owner and XMP.
+
+    The EXIF orientation of ``photo`` is kept, so the result must still stand upright.
+    """
+    with Image.open(io.BytesIO(photo)) as source:
+        exif = source.getexif()
+        picture = source.convert("RGB")
+    exif[0x010F] = "KittehCam"  # Make
+    exif[0x0110] = "Model 9"  # Model
+    exif_ifd = exif.get_ifd(0x8769)
+    exif_ifd[0xA431] = SECRET_SERIAL  # BodySerialNumber
+    exif_ifd[0xA430] = SECRET_OWNER  # CameraOwnerName
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: GPS_LATITUDE, 3: "W", 4: (0.0, 7.0, 36.0)})
+    buffer = io.BytesIO()
+    options: dict[str, object] = {"exif": exif.tobytes()}
+    if image_format == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        text = PngInfo()
+        text.add_text("Comment", f"shot by {SECRET_OWNER}")
+        text.add_itxt("XML:com.adobe.xmp", XMP_PACKET.decode())
+        options["pnginfo"] = text
+    else:
+        options["xmp"] = XMP_PACKET
+    if image_format == "JPEG":
+        options["quality"] = 90
+    picture.save(buffer, image_format, **options)
+    return buffer.getvalue()
+
+
+def private_metadata_in(data: bytes) -> list[str]:
+    """The private things ``data`` still carries, by name; empty when it is clean."""
+    found = []
+    with Image.open(io.BytesIO(data)) as picture:
+        exif = picture.getexif()
+        if exif.get_ifd(0x8825):
+            found.append("GPS IFD")
+        if 0x010F in exif or 0x0110 in exif:
+            found.append("camera make/model")
+        if exif.get_ifd(0x8769):
+            found.append("EXIF sub-IFD")
+        if any(key in picture.info for key in ("xmp", "XML:com.adobe.xmp", "Comment", "comment")):
+            found.append("XMP or comment")
+    for secret in (SECRET_SERIAL, SECRET_OWNER, "GPSLatitude", "KittehCam"):
+        if secret.encode() in data:
+            found.append(f"the bytes {secret!r}")
+    return found

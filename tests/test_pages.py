@@ -16,6 +16,7 @@ from kitteh.config import Settings
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from tests.lambda_events import make_s3_event
+from tests.uploads import grant_key
 
 
 @pytest.fixture
@@ -107,9 +108,8 @@ def test_pending_and_failed_images_stay_out_of_the_gallery(
     client: FlaskClient, settings: Settings, storage: Storage, photo: bytes
 ) -> None:
     upload(client, photo, token=csrf_token(client))
-    storage.client.put_object(
-        Bucket=settings.bucket, Key=f"{settings.originals_prefix}junk", Body=b"junk"
-    )
+    # A grant whose browser posted junk (S3 checks the policy, not the bytes)
+    storage.client.put_object(Bucket=settings.bucket, Key=grant_key(storage), Body=b"junk")
     assert "No kitties yet" in client.get("/").text
     process_all(settings, storage)
     failed = [i for i in client.get("/api/images").get_json()["items"] if i["status"] == "failed"]

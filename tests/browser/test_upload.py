@@ -123,8 +123,11 @@ def test_large_file_goes_straight_to_s3_with_progress(
     page.add_init_script(RECORD_STATUSES)
 
     name = upload_through_form(page, LARGE)
+    expect_ready_with_variants(
+        page, {"monstrous": (600, 399), "large": (300, 199), "tiny": (90, 60)}
+    )
 
-    # /img/<name>/original redirects to the object at the S3 endpoint that browsers reach.
+    # /img/<name>/original (served once ready) redirects to the S3 endpoint browsers reach.
     download = page.request.get(f"/img/{name}/original", max_redirects=0)
     s3_endpoint = urlsplit(download.headers["location"]).netloc
     assert s3_endpoint != urlsplit(app_url).netloc
@@ -139,10 +142,6 @@ def test_large_file_goes_straight_to_s3_with_progress(
     )
     assert any(not hidden for hidden, _ in progress), f"the progress bar was not shown: {progress}"
     assert progress[-1][1] == 100, progress
-
-    expect_ready_with_variants(
-        page, {"monstrous": (600, 399), "large": (300, 199), "tiny": (90, 60)}
-    )
     assert statuses_seen(page)[-1] == "ready"
     uploaded.setdefault(app_url, []).append(name)
 

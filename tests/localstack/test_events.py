@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
-from kitteh.bootstrap import MAX_RECEIVE_COUNT, bootstrap
-from kitteh.events import MalformedEvent
+from kitteh.bootstrap import bootstrap
 from tests.localstack.helpers import (
     LANDSCAPE,
     assert_ready_with_variants,
@@ -95,20 +93,33 @@ def _malformed_s3_event(marker: str) -> str:
     return json.dumps({"Records": [record]})
 
 
-@pytest.mark.parametrize(
-    ("body", "invocations"),
-    [
-        pytest.param(_malformed_s3_event, MAX_RECEIVE_COUNT, id="function-raises"),
-        pytest.param(lambda marker: f"not json {marker}", 0, id="not-json"),
-    ],
-)
-@pytest.mark.usefixtures("fast_retries")
-def test_message_that_keeps_failing_ends_in_the_dlq(
-    stack: Stack, body: Callable[[str], str], invocations: int
-) -> None:
-    # GIVEN a message the relay cannot deliver successfully, whatever the retries
+def test_a_malformed_event_is_refused_once_with_its_reason_and_consumed(stack: Stack) -> None:
+    # GIVEN an S3 event the function cannot read (no bucket): a retry cannot help
     marker = uuid.uuid4().hex
-    sent = body(marker)
+    images_before = stack.image_count()
+
+    # WHEN it is sent to the queue
+    stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=_malformed_s3_event(marker))
+
+    # THEN the function answers once, with the reason, and the relay deletes the message
+    [delivery] = wait_for(
+        lambda: [d for d in stack.invoker.deliveries if marker in json.dumps(d.event)],
+        timeout=20,
+        what="the malformed event at the function",
+    )
+    assert delivery.error is None, delivery.error
+    assert isinstance(delivery.result, dict) and delivery.result["processed"] == []
+    [reason] = delivery.result["malformed"]
+    assert "bucket" in reason
+    stack.wait_until_queues_empty()
+    assert stack.image_count() == images_before
+
+
+@pytest.mark.usefixtures("fast_retries")
+def test_an_unreadable_message_ends_in_the_dlq_unchanged(stack: Stack) -> None:
+    # GIVEN a message that is not even JSON: the relay leaves it for SQS's retries
+    marker = uuid.uuid4().hex
+    sent = f"not json {marker}"
 
     # WHEN it is sent to the queue
     stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=sent)
@@ -122,9 +133,7 @@ def test_message_that_keeps_failing_ends_in_the_dlq(
     [dead] = stack.sqs.receive_message(QueueUrl=stack.dlq_url, MaxNumberOfMessages=10)["Messages"]
     stack.sqs.delete_message(QueueUrl=stack.dlq_url, ReceiptHandle=dead["ReceiptHandle"])
     assert dead["Body"] == sent
-    tries = [d for d in stack.invoker.deliveries if marker in json.dumps(d.event)]
-    assert len(tries) == invocations
-    assert all(isinstance(t.error, MalformedEvent) for t in tries)
+    assert not [d for d in stack.invoker.deliveries if marker in json.dumps(d.event)]
     stack.wait_until_queues_empty()
 
 

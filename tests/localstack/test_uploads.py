@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -9,7 +10,9 @@ from urllib.parse import quote
 import pytest
 import requests
 from flask.testing import FlaskClient
+from PIL import Image as PILImage
 
+from kitteh.storage import Storage
 from tests.localstack.helpers import (
     LANDSCAPE,
     PORTRAIT,
@@ -23,6 +26,8 @@ from tests.localstack.helpers import (
     wait_until_processed,
 )
 from tests.localstack.stack import Stack
+from tests.pictures import private_metadata_in
+from tests.uploads import grant_key
 
 pytestmark = [pytest.mark.localstack, pytest.mark.postgres]
 
@@ -86,11 +91,13 @@ def test_s3_refuses_a_post_outside_the_presigned_policy(
     assert get_resource(client, grant["name"])["status"] == "pending"
 
 
-def test_original_written_straight_to_the_bucket_under_an_awkward_key_is_adopted(
+def test_granted_original_under_an_awkward_key_is_decoded_once_and_processed(
     stack: Stack, client: FlaskClient, photos: Path
 ) -> None:
-    # GIVEN an original put with boto3 (a script, `aws s3 cp`), not through the app
+    # GIVEN a grant for a key S3 must URL-encode in its event (the app makes hex keys,
+    # so the row is made here), and the original put there with boto3
     key = f"originals/{uuid.uuid4().hex[:8]} {AWKWARD_NAME}"
+    grant_key(Storage(stack.settings), key, filename=key.rsplit("/", 1)[-1])
     photo = (photos / "exif-Portrait_5.jpg").read_bytes()
 
     # WHEN it lands in the bucket
@@ -106,7 +113,7 @@ def test_original_written_straight_to_the_bucket_under_an_awkward_key_is_adopted
     assert isinstance(delivery.result, dict), delivery.result
     [processed] = delivery.result["processed"]
     assert (processed["key"], processed["status"]) == (key, "ready"), processed
-    # AND adopts it: a ready image whose variants are in the bucket
+    # AND makes it a ready image whose variants are in the bucket
     image = stack.image_by_key(key)
     assert image is not None
     resource = get_resource(client, image.name)
@@ -114,6 +121,25 @@ def test_original_written_straight_to_the_bucket_under_an_awkward_key_is_adopted
     assert resource["original_filename"] == key.rsplit("/", 1)[-1]
     for variant in image.variants:
         assert stack.object_exists(variant.key), variant.key
+
+
+def test_an_object_nobody_was_granted_is_never_adopted(stack: Stack, photos: Path) -> None:
+    # GIVEN a picture put straight into the originals prefix (a script, `aws s3 cp`)
+    key = f"originals/{uuid.uuid4().hex[:8]} stray.jpg"
+    photo = (photos / "exif-Portrait_0.jpg").read_bytes()
+    images_before = stack.image_count()
+
+    stack.s3.put_object(Bucket=stack.settings.bucket, Key=key, Body=photo, ContentType="image/jpeg")
+
+    # THEN the function hears of it, answers without error, and makes no image of it
+    [delivery] = wait_for(lambda: stack.invoker.for_key(key), timeout=30, what=f"{key!r}")
+    assert delivery.error is None, delivery.error
+    assert isinstance(delivery.result, dict)
+    [processed] = delivery.result["processed"]
+    assert processed["status"] == "ignored", processed
+    assert stack.image_by_key(key) is None
+    assert stack.image_count() == images_before
+    assert stack.object_exists(key)  # not ours to delete: its key is not of the app's making
 
 
 def test_awkward_filename_through_a_presigned_upload_is_kept_as_given(
@@ -136,7 +162,9 @@ def test_awkward_filename_through_a_presigned_upload_is_kept_as_given(
     assert redirect.status_code == 302
     download = requests.get(redirect.headers["Location"], timeout=10)
     assert download.status_code == 200
-    assert download.content == photo
+    assert private_metadata_in(download.content) == []
+    with PILImage.open(io.BytesIO(download.content)) as served:
+        assert served.tobytes() == PILImage.open(io.BytesIO(photo)).tobytes()
     disposition = download.headers["Content-Disposition"]
     assert f"filename*=UTF-8''{quote(AWKWARD_NAME, safe='')}" in disposition
 

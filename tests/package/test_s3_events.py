@@ -21,10 +21,12 @@ from models import Image
 from tests.package.apigw import multipart, response_body, rest_event
 from tests.package.cloud import Cloud
 from tests.package.container import LambdaContainer
+from tests.uploads import grant
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
 
-VARIANTS = ("large.jpg", "monstrous.jpg", "tiny.jpg")
+#: The three sizes and the original as served (metadata stripped), under variants/<stem>/.
+VARIANTS = ("large.jpg", "monstrous.jpg", "original.jpg", "tiny.jpg")
 
 
 def _original_key(database_url: str, name: str) -> str:
@@ -68,11 +70,11 @@ def test_upload_through_the_api_then_its_s3_event_resizes_it(
     assert sorted(shown["variants"]) == ["large", "monstrous", "tiny"]
 
 
-def test_object_written_straight_to_the_bucket_with_an_awkward_key(
-    web: LambdaContainer, cloud: Cloud, photo: bytes
+def test_granted_object_with_an_awkward_key(
+    web: LambdaContainer, web_database: str, cloud: Cloud, photo: bytes
 ) -> None:
-    # GIVEN an original put with boto3 under a key S3 must URL-encode in its event
-    key = f"{cloud.settings.originals_prefix}from a script/chat é+1.jpg"
+    # GIVEN an original granted and put with boto3 under a key S3 must URL-encode
+    key = grant(web_database, f"{cloud.settings.originals_prefix}from a script/chat é+1.jpg")
     cloud.s3.put_object(Bucket=cloud.settings.bucket, Key=key, Body=photo, ContentType="image/jpeg")
     event = cloud.next_event(key)
     assert event["Records"][0]["s3"]["object"]["key"] != key  # as S3 sends it: encoded
@@ -80,7 +82,7 @@ def test_object_written_straight_to_the_bucket_with_an_awkward_key(
     # WHEN the package handles LocalStack's event
     (processed,) = web.invoke(event)["processed"]
 
-    # THEN the key was decoded once, the image adopted and resized
+    # THEN the key was decoded once, the image found and resized
     assert processed["key"] == key
     assert processed["status"] == "ready", processed
     assert _variant_keys(cloud, key) == list(VARIANTS)

@@ -18,6 +18,7 @@ import pytest
 from tests.package.cloud import Cloud
 from tests.package.container import LambdaContainer, StartContainer
 from tests.package.zappa_config import source_events
+from tests.uploads import grant
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
 
@@ -56,11 +57,12 @@ def test_a_batch_resizes_its_uploads_and_returns_only_the_poison_message(
     buffered: LambdaContainer,
     production_cloud: Cloud,
     production_config: dict[str, Any],
+    web_database: str,
     photo: bytes,
 ) -> None:
     # GIVEN a real upload's message off the queue S3 notifies, and a poison message
     settings = production_cloud.settings
-    key = f"{settings.originals_prefix}buffered-{uuid.uuid4().hex}.jpg"
+    key = grant(web_database, f"{settings.originals_prefix}buffered-{uuid.uuid4().hex}.jpg")
     production_cloud.s3.put_object(Bucket=settings.bucket, Key=key, Body=photo)
     message = production_cloud.next_message(key)
     (event_source,) = source_events(production_config)
@@ -79,4 +81,9 @@ def test_a_batch_resizes_its_uploads_and_returns_only_the_poison_message(
     assert result == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
     stem = key.removeprefix(settings.originals_prefix)
     variants = production_cloud.keys(f"{settings.variants_prefix}{stem}/")
-    assert len(variants) == 3
+    assert sorted(k.rsplit("/", 1)[-1] for k in variants) == [
+        "large.jpg",
+        "monstrous.jpg",
+        "original.jpg",
+        "tiny.jpg",
+    ]

@@ -1,0 +1,232 @@
+"""Remove location, device and owner metadata from an image file, losslessly.
+
+Phones write the GPS position, the camera's make, model and serial number, the
+owner's name and editing history into the metadata segments of a picture: EXIF,
+XMP, IPTC, comments, and in multi-picture JPEGs (MPO) whole second images with
+their own EXIF. A shared original must carry none of it, while staying the very
+picture that was uploaded, so this works on the file's structure, never on its
+pixels: segments are dropped or rewritten, the compressed image data is copied
+byte for byte.
+
+Kept, because the picture would look different without them: the EXIF orientation
+(rewritten as a minimal EXIF block holding nothing else), ICC colour profiles,
+JFIF/Adobe colour-transform markers, PNG gamma/chroma/sRGB/physical-size chunks,
+animation control. Pure bytes in, bytes out: no Pillow, no I/O.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+#: The EXIF tag of the orientation, the only tag kept.
+ORIENTATION_TAG = 0x0112
+
+
+class UnreadableStructure(ValueError):
+    """The file's segments could not be walked; nothing can be promised about it."""
+
+
+def strip_metadata(data: bytes, content_type: str, orientation: int = 1) -> bytes:
+    """Return ``data`` without its private metadata, keeping ``orientation``.
+
+    :raise UnreadableStructure: the file is truncated or not laid out as its type says.
+    :raise ValueError: ``content_type`` is not JPEG, PNG, WebP or GIF.
+    """
+    strip = _STRIPPERS.get(content_type)
+    if strip is None:
+        raise ValueError(f"no metadata stripper for {content_type}")
+    try:
+        return strip(data, orientation)
+    except (IndexError, struct.error) as exc:
+        raise UnreadableStructure(f"the {content_type} file is truncated ({exc})") from exc
+
+
+def minimal_exif(orientation: int) -> bytes:
+    """A TIFF structure (the body of an EXIF block) with one tag: the orientation."""
+    entry = struct.pack(">HHIHH", ORIENTATION_TAG, 3, 1, orientation, 0)  # SHORT, 1 value
+    return b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1) + entry + b"\0\0\0\0"
+
+
+# JPEG -------------------------------------------------------------------------------
+
+_SOI, _EOI, _SOS = 0xD8, 0xD9, 0xDA
+_APP0, _APP1, _APP2, _APP14, _APP15, _COM = 0xE0, 0xE1, 0xE2, 0xEE, 0xEF, 0xFE
+#: Markers that stand alone, without a length: TEM and the restart markers.
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+
+
+def _strip_jpeg(data: bytes, orientation: int) -> bytes:
+    if data[:2] != b"\xff\xd8":
+        raise UnreadableStructure("not a JPEG: no start-of-image marker")
+    out = bytearray(b"\xff\xd8")
+    exif_written = False
+    position = 2
+    while True:
+        marker, position = _next_marker(data, position)
+        if marker == _EOI:
+            out += b"\xff\xd9"
+            return bytes(out)  # anything after (an MPO's second picture) is dropped
+        if marker in _STANDALONE:
+            out += bytes((0xFF, marker))
+            continue
+        (length,) = struct.unpack(">H", data[position : position + 2])
+        segment = data[position - 2 : position + length]
+        if len(segment) != length + 2 or length < 2:
+            raise UnreadableStructure("a JPEG segment runs past the end of the file")
+        payload = segment[4:]
+        position += length
+        if marker == _APP1 and payload.startswith(b"Exif\0\0"):
+            if orientation != 1 and not exif_written:
+                block = b"Exif\0\0" + minimal_exif(orientation)
+                out += b"\xff\xe1" + struct.pack(">H", len(block) + 2) + block
+                exif_written = True
+        elif marker in (_APP0, _APP14) or (
+            marker == _APP2 and payload.startswith(b"ICC_PROFILE\0")
+        ):
+            out += segment  # JFIF, Adobe colour transform, ICC profile
+        elif _APP0 <= marker <= _APP15 or marker == _COM:
+            pass  # XMP, IPTC/Photoshop, MPF, maker notes, comments...
+        else:
+            out += segment
+        if marker == _SOS:
+            end = _end_of_entropy_data(data, position)
+            out += data[position:end]
+            position = end
+
+
+def _next_marker(data: bytes, position: int) -> tuple[int, int]:
+    """The marker at ``position`` (fill bytes allowed) and where its segment starts."""
+    if data[position] != 0xFF:
+        raise UnreadableStructure(f"no JPEG marker at byte {position}")
+    while data[position] == 0xFF:
+        position += 1
+    return data[position], position + 1
+
+
+def _end_of_entropy_data(data: bytes, position: int) -> int:
+    """Where the compressed data after a start-of-scan ends: at the next real marker."""
+    while True:
+        position = data.find(b"\xff", position)
+        if position < 0:
+            raise UnreadableStructure("the JPEG ends inside its compressed data")
+        follower = data[position + 1]
+        if follower == 0x00 or 0xD0 <= follower <= 0xD7 or follower == 0xFF:
+            position += 1 if follower == 0xFF else 2  # stuffed byte, restart, fill
+            continue
+        return position
+
+
+# PNG --------------------------------------------------------------------------------
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Text, time and EXIF chunks: where names, places, software and serials go.
+_PNG_PRIVATE = {b"tEXt", b"zTXt", b"iTXt", b"tIME", b"eXIf"}
+
+
+def _strip_png(data: bytes, orientation: int) -> bytes:
+    if not data.startswith(_PNG_SIGNATURE):
+        raise UnreadableStructure("not a PNG: no signature")
+    out = bytearray(_PNG_SIGNATURE)
+    position = len(_PNG_SIGNATURE)
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length
+        if end > len(data):
+            raise UnreadableStructure("a PNG chunk runs past the end of the file")
+        if kind == b"eXIf" and orientation != 1:
+            out += _png_chunk(b"eXIf", minimal_exif(orientation))
+        elif kind not in _PNG_PRIVATE:
+            out += data[position:end]
+        position = end
+        if kind == b"IEND":
+            break
+    return bytes(out)
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+# WebP -------------------------------------------------------------------------------
+
+_VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
+
+
+def _strip_webp(data: bytes, orientation: int) -> bytes:
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise UnreadableStructure("not a WebP: no RIFF/WEBP header")
+    chunks: list[tuple[bytes, bytes]] = []
+    position = 12
+    while position + 8 <= len(data):
+        kind = data[position : position + 4]
+        (size,) = struct.unpack("<I", data[position + 4 : position + 8])
+        body = data[position + 8 : position + 8 + size]
+        if len(body) != size:
+            raise UnreadableStructure("a WebP chunk runs past the end of the file")
+        position += 8 + size + (size & 1)
+        if kind == b"XMP ":
+            continue
+        if kind == b"EXIF":
+            if orientation != 1:
+                chunks.append((b"EXIF", minimal_exif(orientation)))
+            continue
+        chunks.append((kind, body))
+    has_exif = any(kind == b"EXIF" for kind, _ in chunks)
+    out = bytearray()
+    for kind, body in chunks:
+        if kind == b"VP8X":
+            flags = (body[0] & ~(_VP8X_EXIF | _VP8X_XMP)) | (_VP8X_EXIF if has_exif else 0)
+            body = bytes((flags,)) + body[1:]
+        out += kind + struct.pack("<I", len(body)) + body + (b"\0" if len(body) & 1 else b"")
+    return b"RIFF" + struct.pack("<I", len(out) + 4) + b"WEBP" + bytes(out)
+
+
+# GIF --------------------------------------------------------------------------------
+
+#: Application extensions kept: animation looping. XMP ("XMP DataXMP") and any
+#: other application's data are dropped.
+_GIF_KEPT_APPLICATIONS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
+
+
+def _strip_gif(data: bytes, _orientation: int) -> bytes:
+    if data[:6] not in (b"GIF87a", b"GIF89a"):
+        raise UnreadableStructure("not a GIF: no signature")
+    packed = data[10]
+    position = 13 + (3 << ((packed & 0x07) + 1) if packed & 0x80 else 0)
+    out = bytearray(data[:position])
+    while True:
+        introducer = data[position]
+        if introducer == 0x3B:  # trailer
+            out.append(0x3B)
+            return bytes(out)
+        if introducer == 0x2C:  # image descriptor, colour table, LZW data
+            local = data[position + 9]
+            start = position
+            position += 10 + (3 << ((local & 0x07) + 1) if local & 0x80 else 0) + 1
+            position = _after_sub_blocks(data, position)
+            out += data[start:position]
+        elif introducer == 0x21:
+            label, start = data[position + 1], position
+            position = _after_sub_blocks(data, position + 2)
+            application = data[start + 3 : start + 14] if label == 0xFF else b""
+            if label in (0xF9, 0x01) or application in _GIF_KEPT_APPLICATIONS:
+                out += data[start:position]  # graphic control, plain text, looping
+        else:
+            raise UnreadableStructure(f"unknown GIF block 0x{introducer:02x}")
+
+
+def _after_sub_blocks(data: bytes, position: int) -> int:
+    while (size := data[position]) != 0:
+        position += size + 1
+    return position + 1
+
+
+_STRIPPERS = {
+    "image/jpeg": _strip_jpeg,
+    "image/png": _strip_png,
+    "image/webp": _strip_webp,
+    "image/gif": _strip_gif,
+}
