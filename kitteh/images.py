@@ -187,14 +187,14 @@ def withdraw_upload(session: Session, image: Image) -> bool:
     Only a pending row is deleted, in one statement: if the resize function settled
     it meanwhile (the object did land), the row stays and the upload stands.
     """
-    session.rollback()
+    image_id, name = image.id, image.name
     result = session.execute(
-        delete(Image).where(Image.id == image.id, Image.status == ImageStatus.PENDING)
+        delete(Image).where(Image.id == image_id, Image.status == ImageStatus.PENDING)
     )
     session.commit()
     withdrawn = bool(getattr(result, "rowcount", 0))
     if withdrawn:
-        log.info("image %s withdrawn: its original could not be stored", image.name)
+        log.info("image %s withdrawn: its original could not be stored", name)
     return withdrawn
 
 

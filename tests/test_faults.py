@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from tests.faulty_stack import (
     ANSWER_WITHIN_SECONDS,
     FaultyStack,
     Timed,
+    all_timed,
     app_for,
     make_buckets,
     timed,
@@ -91,6 +92,10 @@ def db_faults(moto_endpoint: str, aws_env: None) -> Iterator[FaultyStack]:
 
 
 def post_photo(stack: FaultyStack, photo: bytes, filename: str = "cat.jpg") -> Timed:
+    return timed(posting(stack, photo, filename))
+
+
+def posting(stack: FaultyStack, photo: bytes, filename: str = "cat.jpg") -> Callable[[], Any]:
     def post() -> Any:
         with stack.client.post(
             "/api/images",
@@ -100,7 +105,7 @@ def post_photo(stack: FaultyStack, photo: bytes, filename: str = "cat.jpg") -> T
         ) as response:
             return response.status_code, dict(response.headers), response.get_json()
 
-    return timed(post)
+    return post
 
 
 def assert_unavailable(answer: Timed, *, json: bool = True) -> None:
@@ -192,12 +197,16 @@ def test_resize_while_s3_fails_raises_for_a_retry_and_the_retry_makes_it_ready(
 
 
 def get(stack: FaultyStack, path: str) -> Timed:
+    return timed(getting(stack, path))
+
+
+def getting(stack: FaultyStack, path: str) -> Callable[[], Any]:
     def call() -> Any:
         with stack.client.get(path) as response:
             body = response.get_json(silent=True) if response.is_json else response.text
             return response.status_code, dict(response.headers), body
 
-    return timed(call)
+    return call
 
 
 def test_health_names_storage_when_s3_hangs_and_pages_still_answer(
@@ -207,9 +216,11 @@ def test_health_names_storage_when_s3_hangs_and_pages_still_answer(
     assert_consistent(s3_faults, [answer])
 
     with s3_faults.proxy.fault("stall"):
-        health = get(s3_faults, "/healthz")
-        gallery = get(s3_faults, "/")
-        listing = get(s3_faults, "/api/images")
+        health, gallery, listing = all_timed(
+            getting(s3_faults, "/healthz"),
+            getting(s3_faults, "/"),
+            getting(s3_faults, "/api/images"),
+        )
 
     assert_unavailable(health)
     assert "storage" in health.value[2]["error"]
@@ -228,12 +239,14 @@ def test_every_page_answers_503_in_time_while_postgres_is_down(
     assert get(db_faults, "/api/images").value[0] == 200
 
     with db_faults.proxy.fault(fault):
-        api = get(db_faults, "/api/images")
-        one = get(db_faults, "/api/images/SomeName")
-        gallery = get(db_faults, "/")
-        page = get(db_faults, "/SomeNameKitty")
-        health = get(db_faults, "/healthz")
-        upload = post_photo(db_faults, photo)
+        api, one, gallery, page, health, upload = all_timed(
+            getting(db_faults, "/api/images"),
+            getting(db_faults, "/api/images/SomeName"),
+            getting(db_faults, "/"),
+            getting(db_faults, "/SomeNameKitty"),
+            getting(db_faults, "/healthz"),
+            posting(db_faults, photo),
+        )
 
     for answer in (api, one, health, upload):
         assert_unavailable(answer)
