@@ -36,7 +36,11 @@ def render(stack: dict[str, Any]) -> list[str]:
         ),
         "",
     ]
-    for key, render_part in (("upload_to_ready", _e2e), ("gallery_10k", _gallery)):
+    for key, render_part in (
+        ("upload_to_ready", _e2e),
+        ("gallery_10k", _gallery),
+        ("load", _load),
+    ):
         part = stack.get(key) or {"error": "not run"}
         lines += (
             [f"- {key}: **error** {part['error']}", ""] if "error" in part else render_part(part)
@@ -108,6 +112,73 @@ def _gallery(r: dict[str, Any]) -> list[str]:
         "",
         *_plans(r["explain"]),
     ]
+
+
+#: (results key, what the row counts) of the load table, in reading order.
+LOAD_ROWS = (
+    ("answered_201", "uploads answered 201 (of the uploads started)"),
+    ("ready", "… whose image ended `ready`"),
+    ("failed", "… whose image ended `failed`"),
+    ("lost", "lost: answered 201, image missing or never settled"),
+    ("duplicated", "duplicated: one upload, more than one image"),
+    ("ghost", "ghost: an image no client was given"),
+    ("mismatched", "answers that disagree with the final state"),
+    ("orphan_objects", "originals left in the bucket without an image"),
+    ("gave_up", "uploads given up on, out of attempts"),
+    ("attempts", "requests made"),
+    ("answers_5xx", "5xx answers (each retried after its Retry-After)"),
+    ("no_answer", "requests with no answer at all"),
+    ("uploads_per_s", "uploads answered 201 per second"),
+    ("settle_after_last_answer_s", "seconds from the last answer to the last image ready"),
+)
+LOAD_PHASES = (
+    ("no_faults", "no faults"),
+    ("s3_resets", "S3 reset 2 × 2 s"),
+    ("serial_relay", "no faults, relay one at a time"),
+)
+
+
+def _load(r: dict[str, Any]) -> list[str]:
+    phases = [(key, label) for key, label in LOAD_PHASES if key in r["phases"]]
+    header = "| | " + " | ".join(label for _, label in phases) + " |"
+    rule = "| --- |" + " ---: |" * len(phases)
+    lines = [
+        "### Load: 200 uploads from 8 clients",
+        "",
+        (
+            f"{r['uploads']} uploads of the {len(r['photos'])} real photos in `../shared/photos` "
+            f"({r['photo_bytes'] / len(r['photos']) / 1e3:.0f} kB on average) from {r['clients']} "
+            "client threads through `POST /api/images`, the app on Werkzeug's threaded server in "
+            "the bench process; S3 (for the app and the resize function) behind "
+            "`localcloud.faults.FaultyProxy`, SQS and PostgreSQL direct; the relay delivering "
+            f"{r['relay_concurrency']} events at a time (one at a time in the last column). A "
+            "client retries a 503 after its `Retry-After`. In the fault phase every S3 "
+            f"connection is reset for {r['reset_seconds']:g} s after a third and after two thirds "
+            f"of the uploads were answered; the bench's queue makes a failed delivery visible "
+            f"again after {r['visibility_timeout_s']} s. Each phase has a fresh bucket, queue and "
+            "database; the final state is read from them once every event went through the relay."
+        ),
+        "",
+        header,
+        rule,
+    ]
+    for key, label in LOAD_ROWS:
+        cells = " | ".join(str(r["phases"][phase][key]) for phase, _ in phases)
+        lines.append(f"| {label} | {cells} |")
+    for key, label in (("upload_to_ready_ms", "upload → ready"), ("answer_ms", "one request")):
+        for stat in ("p50_ms", "p95_ms"):
+            cells = " | ".join(str(r["phases"][phase][key][stat]) for phase, _ in phases)
+            lines.append(f"| {label} {stat.removesuffix('_ms')} ms | {cells} |")
+    lines += [
+        "",
+        (
+            "Upload → ready is long because the 200 uploads arrive faster than two cores resize "
+            "them: it is mostly queueing, which is why the relay's concurrency shows in the time "
+            "from the last answer to the last image ready."
+        ),
+        "",
+    ]
+    return lines
 
 
 def _index_cell(query: dict[str, Any] | None) -> str:

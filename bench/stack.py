@@ -3,6 +3,8 @@
 * ``upload_to_ready`` (:mod:`bench.e2e`): from a presigned upload's POST to S3
   answered to the image being ``ready``, through S3 -> SQS -> relay -> resize.
 * ``gallery_10k`` (:mod:`bench.gallery`): API and image pages with 10,000 images.
+* ``load`` (:mod:`bench.load`): 200 uploads from 8 clients, without faults, with S3
+  reset twice for 2 s, and with the relay delivering one event at a time.
 
 They need LocalStack on 127.0.0.1:4566 (``bench/run.sh`` starts it through
 ``localstack/with-localstack.sh`` and stops it afterwards if it started it) and the
@@ -21,7 +23,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from bench import e2e, gallery
+from bench import e2e, gallery, load
 from kitteh.config import Settings
 from localcloud.harness import environment, localstack_problem, stack_environment
 
@@ -37,6 +39,7 @@ def run(enabled: bool) -> dict[str, Any]:
         results: dict[str, Any] = {
             "upload_to_ready": _part("upload->ready", _upload_to_ready),
             "gallery_10k": _part("gallery 10k", lambda: gallery.run(Settings.from_env())),
+            "load": _part("load", load.run),
         }
     results["seconds"] = round(time.perf_counter() - started, 1)
     return results

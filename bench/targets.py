@@ -18,6 +18,14 @@ HANDLER_IMPORT_MS = 300.0
 PACKAGE_MB = 25.0
 #: A gallery page deep in 10,000 rows may take at most this times the first page.
 DEEP_PAGE_RATIO = 1.5
+#: Load: time from the last upload answered to the last image ready, relay running
+#: events side by side over one at a time. Two cores: at best 0.5; a quarter off at least.
+RELAY_SETTLE_RATIO = 0.75
+#: Load: the counts that must be zero, without faults and with S3 reset twice.
+LOAD_ZEROS = {
+    "no_faults": ("lost", "duplicated", "ghost", "answers_5xx", "mismatched", "orphan_objects"),
+    "s3_resets": ("lost", "duplicated", "ghost", "mismatched", "orphan_objects"),
+}
 
 
 def _check(name: str, value: float | None, ok: bool | None, detail: str) -> dict[str, Any]:
@@ -73,6 +81,40 @@ def _deep_page(stack: dict[str, Any] | None) -> dict[str, Any]:
     return _check(name, ratio, ratio <= DEEP_PAGE_RATIO, detail)
 
 
+def _load(stack: dict[str, Any] | None) -> list[dict[str, Any]]:
+    stack = stack or {}
+    load = stack.get("load") or {}
+    phases = load.get("phases", {})
+    why = load.get("error") or ("skipped (--no-stack)" if "skipped" in stack else "not measured")
+    checks = []
+    for phase, counts in LOAD_ZEROS.items():
+        name = f"load {phase}: 0 {' / '.join(counts)}"
+        figures = phases.get(phase)
+        if figures is None:
+            checks.append(_check(name, None, None, why))
+            continue
+        found = {count: figures[count] for count in counts if figures[count]}
+        total = sum(found.values())
+        detail = "all zero" if not found else ", ".join(f"{k} {v}" for k, v in found.items())
+        detail += f" ({figures['answered_201']} of {load['uploads']} answered 201"
+        detail += f", {figures['answers_5xx']} 5xx answers retried)"
+        checks.append(_check(name, total, total == 0, detail))
+    name = f"load: relay side by side settles in <= {RELAY_SETTLE_RATIO:g}x the serial relay's time"
+    parallel, serial = phases.get("no_faults"), phases.get("serial_relay")
+    if parallel is None or serial is None or not serial["settle_after_last_answer_s"]:
+        checks.append(_check(name, None, None, why))
+    else:
+        side_by_side = parallel["settle_after_last_answer_s"]
+        one_at_a_time = serial["settle_after_last_answer_s"]
+        ratio = side_by_side / one_at_a_time
+        detail = (
+            f"{ratio:.2f}x ({side_by_side:.1f} vs {one_at_a_time:.1f} s; "
+            f"{RELAY_SETTLE_RATIO - ratio:+.2f}x to spare)"
+        )
+        checks.append(_check(name, ratio, ratio <= RELAY_SETTLE_RATIO, detail))
+    return checks
+
+
 def evaluate(
     resize: dict[str, Any], cold: dict[str, Any], stack: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
@@ -105,4 +147,5 @@ def evaluate(
         else _check(name, mb, mb <= PACKAGE_MB, f"{mb:.1f} MB ({PACKAGE_MB - mb:+.1f} MB to spare)")
     )
     checks.append(_deep_page(stack))
+    checks += _load(stack)
     return checks
