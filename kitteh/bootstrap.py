@@ -75,9 +75,8 @@ def ensure_bucket(s3: S3Client, name: str) -> bool:
     return True
 
 
-#: Every switch of S3's Public Access Block: no public ACL can be set or honoured, no
-#: public bucket policy set or honoured. Browsers get presigned URLs instead.
-BLOCK_PUBLIC_ACCESS: PublicAccessBlockConfigurationTypeDef = {
+#: Every public-access switch on: originals are reached through presigned URLs only.
+PUBLIC_ACCESS_BLOCK: PublicAccessBlockConfigurationTypeDef = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,
     "BlockPublicPolicy": True,
@@ -85,13 +84,13 @@ BLOCK_PUBLIC_ACCESS: PublicAccessBlockConfigurationTypeDef = {
 }
 
 
-def ensure_private(s3: S3Client, name: str) -> None:
-    """Block every form of public access to bucket ``name``, whatever it allowed before.
+def ensure_private(s3: S3Client, bucket: str) -> None:
+    """Turn on all four Public Access Block settings of ``bucket`` (S3's default since 2023).
 
-    New buckets block it by default on AWS since 2023, but a bucket made earlier, or
-    opened by hand, would serve originals (GPS and all) to anyone with the URL.
+    A bucket made earlier, or opened by hand, would otherwise serve originals (GPS and
+    all) to anyone with the URL. Every bucket Kitteh writes to gets it, variants too.
     """
-    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=BLOCK_PUBLIC_ACCESS)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
 
 
 def ensure_queue(
