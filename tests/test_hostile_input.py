@@ -29,11 +29,18 @@ def cursor_of(value: int | str) -> str:
     return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One database per backend for the module: no case here changes what another sees."""
     if request.param == "sqlite":
-        upgrade(settings.database_url)
-        yield settings.database_url
+        url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'kitteh.db'}"
+        upgrade(url)
+        yield url
+        get_engine(url).dispose()
         return
     with throwaway_database("kitteh_hostile") as url:
         upgrade(url)
