@@ -179,7 +179,8 @@ class Storage:
             media = _origin(self.settings.media_base_url)
         else:
             media = _origin(self.variant_url(f"{self.settings.variants_prefix}origin-probe"))
-        upload = _origin(self.presigned_post(self.new_original_key(), "image/jpeg", 1)["url"])
+        probe = f"{self.settings.originals_prefix}origin-probe"
+        upload = _origin(self.presigned_post(probe, "image/jpeg", 1)["url"])
         return BrowserOrigins(media=media, upload=upload)
 
     def variant_url(self, key: str) -> str:
