@@ -20,15 +20,28 @@ from kitteh.config import Settings
 _RETRIES = {"mode": "standard", "max_attempts": 5}
 
 
+def _s3_addressing(endpoint_url: str | None) -> dict[str, str]:
+    """How S3 URLs name the bucket: the region's virtual host on AWS, a path elsewhere.
+
+    Custom endpoints (LocalStack, moto, MinIO) rarely resolve virtual-hosted bucket
+    names. On AWS, botocore's "auto" signs URLs for the legacy global host
+    ``<bucket>.s3.amazonaws.com`` whatever the region: a new bucket outside
+    us-east-1 answers it with 307 redirects (which break a browser's CORS POST) and
+    regions launched after March 2019 refuse it. "virtual" with the regional
+    us-east-1 endpoint gives ``<bucket>.s3.<region>.amazonaws.com`` everywhere
+    (botocore itself falls back to the regional path for dotted bucket names).
+    """
+    if endpoint_url:
+        return {"addressing_style": "path"}
+    return {"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}
+
+
 def _config(settings: Settings, endpoint_url: str | None) -> Config:
-    # Custom endpoints (LocalStack, moto, MinIO) rarely resolve virtual-hosted
-    # bucket names, so they get path-style addressing; AWS keeps its default.
-    addressing = "path" if endpoint_url else "auto"
     return Config(
         region_name=settings.region,
         signature_version="s3v4",
         retries=_RETRIES,
-        s3={"addressing_style": addressing},
+        s3=_s3_addressing(endpoint_url),
         connect_timeout=5,
         read_timeout=30,
     )
