@@ -98,11 +98,13 @@ def kitteh_command() -> None:
 def migrate_command(revision: str) -> None:
     """Upgrade the database (the same code as handlers.migrate)."""
     from handlers.migrate import handler
+    from kitteh.migrate import MigrationError
 
-    result = handler({"revision": revision}, None)
+    try:
+        result = handler({"revision": revision}, None)
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(result)
-    if "error" in result:
-        raise SystemExit(1)
 
 
 @kitteh_command.command("bootstrap")

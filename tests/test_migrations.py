@@ -96,10 +96,14 @@ def test_a_failed_migration_keeps_the_last_good_revision(
 ) -> None:
     with throwaway_database() as url:
         monkeypatch.setenv("DATABASE_URL", url)
-        result = handler({}, FakeLambdaContext())
-        assert result["from"] is None
-        assert result["to"] == HEAD  # 0001 committed, 9999 rolled back
-        assert "no_such_table" in result["error"]
+        # Raised, not returned: `zappa invoke` exits non-zero only on a function error.
+        with pytest.raises(migrate.MigrationError) as failed:
+            handler({}, FakeLambdaContext())
+        assert failed.value.from_revision is None
+        assert failed.value.revision == HEAD  # 0001 committed, 9999 rolled back
+        # The message alone says why and where the schema stands (it is all Lambda reports).
+        assert "no_such_table" in str(failed.value)
+        assert f"the schema stays at {HEAD}" in str(failed.value)
         engine = create_engine(url)
         columns = {c["name"] for c in inspect(engine).get_columns("images")}
         engine.dispose()
