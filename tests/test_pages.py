@@ -181,3 +181,12 @@ def test_long_names_wrap_between_words(app: Flask) -> None:
         "Sublime<wbr>Dandelion<wbr>Ukrainian<wbr>Levkoy"
     )
     assert "<script>" not in str(word_breaks("<script>Alert</script>"))
+
+
+def test_livez_answers_without_database_or_storage(settings: Settings, storage: Storage) -> None:
+    # Zappa's post-deploy check requests it before the migrate step has run.
+    storage.client.delete_bucket(Bucket=settings.variants_bucket_name)
+    app = create_app({"KITTEH_SETTINGS": settings, "KITTEH_STORAGE": storage})
+    response = app.test_client().get("/livez")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "alive"}
