@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kitteh import events
+from kitteh import events, queues
+from kitteh.aws import sqs_client
 from kitteh.config import Settings
 from kitteh.db import session_scope
 from kitteh.images import process_original
@@ -31,18 +32,25 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _handle_sqs_batch(event: dict[str, Any]) -> dict[str, Any]:
-    # Partial batch response (ReportBatchItemFailures): only the failed messages
-    # go back to the queue, to be retried and in the end dead-lettered.
-    failures = []
-    for message in events.sqs_messages(event):
+    # Only the failed messages may go back to the queue, to be retried and in the end
+    # dead-lettered, whether or not the mapping has ReportBatchItemFailures on: so a
+    # partial failure deletes what succeeded and raises (kitteh.queues says why).
+    messages = list(events.sqs_messages(event))
+    done, failed = [], []
+    for message in messages:
         try:
             s3_event = events.s3_event_from_body(message.body)
             for record in events.s3_objects(s3_event):
                 _process(record)
         except Exception:
             log.exception("message %s failed; SQS will retry it", message.message_id)
-            failures.append({"itemIdentifier": message.message_id})
-    return {"batchItemFailures": failures}
+            failed.append(message.message_id)
+        else:
+            done.append((message.queue_arn, message.message_id, message.receipt_handle))
+    if failed:
+        deleted = queues.delete_messages(sqs_client(Settings.from_env()), done) if done else 0
+        raise queues.BatchIncomplete(failed, len(messages), deleted)
+    return {"batchItemFailures": []}
 
 
 def _process(record: events.S3ObjectEvent) -> dict[str, Any]:

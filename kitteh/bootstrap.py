@@ -24,11 +24,13 @@ from kitteh.config import Settings
 log = logging.getLogger(__name__)
 
 #: Receives after which SQS moves a message that keeps failing to the dead-letter
-#: queue, instead of retrying a poison event forever.
-MAX_RECEIVE_COUNT = 3
+#: queue, instead of retrying a poison event forever. AWS advises at least 5 for a
+#: Lambda consumer: a batch throttled by Lambda counts a receive without being read.
+MAX_RECEIVE_COUNT = 5
 #: Seconds a received message stays hidden. It must outlast one resize (the Lambda
-#: timeout), or a slow resize is delivered twice while still running.
-VISIBILITY_TIMEOUT = 120
+#: timeout, 60 s), or a slow resize is delivered twice while still running; AWS
+#: advises six times the function's timeout, room for the poller's own retries.
+VISIBILITY_TIMEOUT = 360
 #: Dead letters are kept for SQS's maximum, 14 days. A message's age counts from its
 #: first enqueue, so a shorter retention could drop it on arrival.
 DLQ_RETENTION = 14 * 24 * 3600

@@ -45,6 +45,9 @@ class S3ObjectEvent:
 class SQSMessage:
     message_id: str
     body: str
+    #: What deleting the message takes: its queue (as an ARN) and this receipt's handle.
+    queue_arn: str = ""
+    receipt_handle: str = ""
 
 
 def is_test_event(event: Mapping[str, Any]) -> bool:
@@ -69,7 +72,12 @@ def s3_objects(event: Mapping[str, Any]) -> Iterator[S3ObjectEvent]:
 
 def sqs_messages(event: Mapping[str, Any]) -> Iterator[SQSMessage]:
     for record in event.get("Records") or []:
-        yield SQSMessage(message_id=str(record["messageId"]), body=str(record["body"]))
+        yield SQSMessage(
+            message_id=str(record["messageId"]),
+            body=str(record["body"]),
+            queue_arn=str(record.get("eventSourceARN", "")),
+            receipt_handle=str(record.get("receiptHandle", "")),
+        )
 
 
 def s3_event_from_body(body: str) -> dict[str, Any]:

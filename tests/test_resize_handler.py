@@ -14,6 +14,7 @@ from handlers.resize import handler
 from kitteh import images
 from kitteh.config import Settings
 from kitteh.db import session_scope
+from kitteh.queues import BatchIncomplete
 from kitteh.storage import Storage
 from models import Image
 from tests.lambda_events import FakeLambdaContext, load_event, make_s3_event, make_sqs_event
@@ -146,9 +147,10 @@ def test_test_events_and_variant_keys_are_ignored(ready_storage: Storage) -> Non
         assert session.scalars(select(Image)).all() == []
 
 
-def test_sqs_batch_reports_only_failed_messages(
+def test_sqs_batch_raises_naming_only_the_failed_messages(
     ready_storage: Storage, photo: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # (tests/test_sqs_batches.py plays Lambda's poller against a real queue.)
     settings = ready_storage.settings
     good = put_original(ready_storage, photo)
     event = make_sqs_event(
@@ -156,8 +158,9 @@ def test_sqs_batch_reports_only_failed_messages(
         load_event("s3_test_event.json"),
     )
     event["Records"].append({**event["Records"][0], "messageId": "broken", "body": "not json"})
-    result = handler(event, CONTEXT)
-    assert result == {"batchItemFailures": [{"itemIdentifier": "broken"}]}
+    with pytest.raises(BatchIncomplete) as incomplete:
+        handler(event, CONTEXT)
+    assert incomplete.value.failed == ["broken"]
     assert reload(settings, good.name).status == "ready"
 
 
