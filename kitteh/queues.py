@@ -35,8 +35,7 @@ class BatchIncomplete(RuntimeError):
 
     def __init__(self, failed: list[str], total: int, deleted: int) -> None:
         super().__init__(
-            f"{len(failed)} of {total} messages failed and return to the queue: "
-            f"{', '.join(failed)}"
+            f"{len(failed)} of {total} messages failed and return to the queue: {', '.join(failed)}"
         )
         self.failed = failed
         self.deleted = deleted
@@ -56,7 +55,9 @@ def delete_messages(sqs: Any, messages: Iterable[tuple[str, str, str]]) -> int:
     """
     deleted = 0
     for arn, group in groupby(sorted(messages), key=lambda message: message[0]):
-        entries = [{"Id": str(i), "ReceiptHandle": handle} for i, (_, _, handle) in enumerate(group)]
+        entries = [
+            {"Id": str(i), "ReceiptHandle": handle} for i, (_, _, handle) in enumerate(group)
+        ]
         try:
             url = queue_url(sqs, arn)
             for start in range(0, len(entries), _DELETE_BATCH_SIZE):

@@ -151,7 +151,9 @@ def test_a_batch_that_succeeds_is_left_to_lambda_to_delete(
 ) -> None:
     sqs, url, arn = queue
     image = upload(storage, photo)
-    messages = send(sqs, url, json.dumps(make_s3_event(storage.settings.bucket, image.original_key)))
+    messages = send(
+        sqs, url, json.dumps(make_s3_event(storage.settings.bucket, image.original_key))
+    )
 
     answer = lambda_poller(
         sqs, url, messages, invoke_resize, report_batch_item_failures=False, queue_arn=arn

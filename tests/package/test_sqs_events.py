@@ -80,9 +80,7 @@ def test_a_batch_resizes_its_uploads_and_fails_naming_only_the_poison_message(
     # mapping's ReportBatchItemFailures; the upload's own message is not named
     # (the function deleted it itself: tests/test_sqs_batches.py plays that part).
     reported = str(incomplete.value).splitlines()[0]
-    assert reported == (
-        "BatchIncomplete: 1 of 2 messages failed and return to the queue: poison"
-    )
+    assert reported == ("BatchIncomplete: 1 of 2 messages failed and return to the queue: poison")
     stem = key.removeprefix(settings.originals_prefix)
     variants = production_cloud.keys(f"{settings.variants_prefix}{stem}/")
     assert len(variants) == 3
