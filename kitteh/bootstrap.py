@@ -144,6 +144,11 @@ def ensure_notification(s3: Any, bucket: str, queue_arn: str, prefix: str) -> bo
     return True
 
 
+def same_notifications(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Tell whether two notification configurations mean the same (however S3 spells them)."""
+    return _normalised(a) == _normalised(b)
+
+
 def _normalised(config: dict[str, Any]) -> str:
     # S3 may echo filter rule names in either case ("Prefix"/"prefix") and omit
     # empty lists; compare what the configuration means, not how it is spelled.
@@ -160,6 +165,25 @@ def _normalised(config: dict[str, Any]) -> str:
         if value
     }
     return json.dumps(shaped, sort_keys=True)
+
+
+#: Every public-access switch on: originals are reached through presigned URLs only.
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
+def ensure_private(s3: Any, bucket: str) -> None:
+    """Turn on all four Public Access Block settings of ``bucket`` (S3's default since 2023).
+
+    A bucket policy or ACL added later by mistake then cannot expose the originals.
+    """
+    s3.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK)
+    )
 
 
 def cors_rules(origins: Iterable[str], *, upload: bool = True) -> list[dict[str, Any]]:
@@ -211,9 +235,11 @@ def bootstrap(
 
     ``s3`` and ``sqs`` default to clients built from ``settings``. ``app_origins``
     replaces ``settings.cors_origins`` as the browser origins allowed by CORS.
-    ``with_queue=False`` sets up buckets and CORS only: on AWS, Zappa's deploy
-    subscribes the resize function to the bucket itself, and S3 refuses two
-    notifications for the same events on the same prefix.
+    ``with_queue=False`` sets up buckets and CORS only: where S3 invokes the resize
+    function directly (the dev stage), ``kitteh.wiring`` subscribes it, and S3
+    refuses two notifications for the same events on the same prefix. An empty
+    ``app_origins`` leaves CORS as it is: a first deploy knows no origin until
+    Zappa has created the API.
     """
     s3 = s3 if s3 is not None else s3_client(settings)
     sqs = sqs if sqs is not None else sqs_client(settings)
@@ -222,11 +248,13 @@ def bootstrap(
 
     for name in dict.fromkeys((bucket, variants)):  # once if they are the same bucket
         ensure_bucket(s3, name)
+    ensure_private(s3, bucket)
 
     queues = _ensure_event_queue(s3, sqs, settings) if with_queue else {}
-    ensure_cors(s3, bucket, cors_rules(origins))
-    if variants != bucket:
-        ensure_cors(s3, variants, cors_rules(origins, upload=False))
+    if origins:
+        ensure_cors(s3, bucket, cors_rules(origins))
+        if variants != bucket:
+            ensure_cors(s3, variants, cors_rules(origins, upload=False))
 
     return {
         "bucket": bucket,

@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 from tests.package.build import PACKAGE_VENV
 from tests.package.cloud import LOCALSTACK_KEYS
 from tests.package.container import LambdaContainer
-from tests.package.zappa_config import ROOT, RUNTIME_PROVIDED, ZAPPA_RUNTIME, event_bucket
+from tests.package.zappa_config import ROOT, RUNTIME_PROVIDED, ZAPPA_RUNTIME
 
 pytestmark = pytest.mark.package
 
@@ -139,9 +139,9 @@ def test_packaged_settings_route_and_log_as_configured(
     assert packaged["REMOTE_ENV"] == dev_config["remote_env"]
     # Settings live on the function (aws_environment_variables), not in the zip.
     assert packaged["ENVIRONMENT_VARIABLES"] == {"AWS_REGION": dev_config["aws_region"]}
-    assert packaged["AWS_EVENT_MAPPING"] == {
-        f"arn:aws:s3:::{event_bucket(dev_config)}": ["handlers.resize.handler"]
-    }
+    # S3 events route by the notification's configurationId (kitteh.wiring), not by
+    # an S3 entry in events: Zappa would add a permission on every update for that.
+    assert packaged["AWS_EVENT_MAPPING"] == {}
     # Zappa 0.63.0 scans the tree for zappa.websocket imports; a hit (say, in a
     # venv under build/) would make every deploy create a WebSocket API.
     assert "WEBSOCKET_HANDLER_MODULE" not in packaged
