@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format migrate bootstrap reconcile relay package bench localstack-start localstack-stop clean
+.PHONY: run test lint format migrate bootstrap reconcile relay package bench doctor localstack-start localstack-stop clean
 
 $(VENV)/.installed-local: requirements.txt requirements-local.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ migrate: $(VENV)/.installed-local ## upgrade DATABASE_URL's schema through handl
 
 bootstrap: $(VENV)/.installed-local ## create buckets, queue, notification and CORS on the configured endpoint
 	$(PY) -m kitteh.bootstrap
+
+doctor: $(VENV)/.installed-local ## check a running stack end to end (STAGE=dev: a deployed stage)
+	$(PY) -m flask --app app kitteh doctor $(if $(STAGE),--stage $(STAGE))
 
 reconcile: $(VENV)/.installed-local ## settle uploads that no event settled (what the hourly schedule runs)
 	$(PY) -c 'import json; from handlers.maintenance import handler; print(json.dumps(handler({}, None)))'

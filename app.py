@@ -125,4 +125,27 @@ def bootstrap_command(origins: tuple[str, ...], queue: bool) -> None:
     click.echo(bootstrap(settings, with_queue=queue))
 
 
+@kitteh_command.command("doctor")
+@click.option(
+    "--stage",
+    help="A deployed stage of zappa_settings.json (read with your AWS credentials); "
+    "without it, the stack the environment names.",
+)
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="An origin the app is served on (default: the stage's API URL and domain, "
+    "or make run's address).",
+)
+def doctor_command(stage: str | None, origins: tuple[str, ...]) -> None:
+    """Check a running stack end to end; say what is wrong and the command that fixes it."""
+    from kitteh.doctor import run_doctor
+
+    report = run_doctor(stage, origins)
+    click.echo(report.render())
+    if not report.ok:
+        raise SystemExit(1)
+
+
 app = create_app()

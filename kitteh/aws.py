@@ -68,3 +68,8 @@ def s3_client(settings: Settings, *, public: bool = False) -> Any:
 def sqs_client(settings: Settings) -> Any:
     """Return an SQS client for the event relay and the bootstrap."""
     return _client("sqs", settings, settings.endpoint_url)
+
+
+def control_client(service: str, settings: Settings) -> Any:
+    """Return a client for the deploy tools' control-plane calls (Lambda, CloudFormation...)."""
+    return _client(service, settings, settings.endpoint_url)

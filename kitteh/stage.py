@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -168,3 +169,35 @@ def read_remote_env(s3: Any, stage: Stage) -> dict[str, str]:
     if not isinstance(secrets, dict):
         raise LookupError(f"s3://{bucket}/{key} is not a JSON object")
     return {str(k): str(v) for k, v in secrets.items()}
+
+
+def api_url(cloudformation: Any, stage: Stage) -> str | None:
+    """The stage's API Gateway URL, found as Zappa finds it; None before the first deploy.
+
+    Zappa's CloudFormation stack (named after the function) holds the REST API as
+    its "Api" resource (core.py ``get_api_id``/``get_api_url``).
+    """
+    try:
+        resource = cloudformation.describe_stack_resource(
+            StackName=stage.function_name, LogicalResourceId="Api"
+        )
+    except ClientError:
+        return None
+    api_id = resource["StackResourceDetail"].get("PhysicalResourceId")
+    if not api_id:
+        return None
+    return f"https://{api_id}.execute-api.{stage.region}.amazonaws.com/{stage.name}"
+
+
+def origin(url: str) -> str:
+    """The origin (scheme://host[:port]) of ``url``, as browsers send it in CORS requests."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def app_origins(stage: Stage, url: str | None) -> tuple[str, ...]:
+    """The origins the stage's app is served on: its API's, and its custom domain's."""
+    found = [origin(url)] if url else []
+    if stage.domain:
+        found.append(f"https://{stage.domain}")
+    return tuple(found)
