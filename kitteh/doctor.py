@@ -594,6 +594,20 @@ def run_doctor(stage_name: str | None, origins: tuple[str, ...] = ()) -> Report:
     stage = Stage.load(stage_name)
     endpoint = env.get("AWS_ENDPOINT_URL") or None
     settings = stage.settings(endpoint_url=endpoint)
+    try:
+        control_client("sts", settings).get_caller_identity()
+    except (ClientError, BotoCoreError) as exc:
+        report = Report(local_target({}, (), 0))
+        report.target.description = f"stage {stage.name}"
+        report.checks.append(
+            Check(
+                "credentials",
+                False,
+                f"no AWS credentials answer: {_first_line(exc)}",
+                "set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) to a deployer's",
+            )
+        )
+        return report
     clients = Clients(s3_client(settings), sqs_client(settings), control_client("lambda", settings))
     if not origins:
         origins = app_origins(stage, api_url(control_client("cloudformation", settings), stage))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from kitteh.config import Settings
 
@@ -162,6 +162,8 @@ def read_remote_env(s3: Any, stage: Stage) -> dict[str, str]:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         raise LookupError(f"cannot read s3://{bucket}/{key}: {code or exc}") from exc
+    except BotoCoreError as exc:
+        raise LookupError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
     try:
         secrets = json.loads(body)
     except ValueError as exc:
