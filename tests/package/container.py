@@ -58,10 +58,14 @@ class LambdaContainer:
 
     def invoke(self, event: Mapping[str, Any], *, timeout: int = 60) -> Any:
         """Call ``handler.lambda_handler(event, context)``; return what it returned."""
-        reply = self._request({"event": event, "timeout": timeout})
+        reply = self.request(event, timeout=timeout)
         if "error" in reply:
             raise LambdaError(f"{reply['error']}\n{reply['traceback']}\n{self.log_tail()}")
         return reply["result"]
+
+    def request(self, event: Mapping[str, Any], *, timeout: int = 60) -> dict[str, Any]:
+        """Invoke; return the runtime's reply as is: ``result``, or ``error`` and ``traceback``."""
+        return self._request({"event": event, "timeout": timeout})
 
     def module_origins(self, *names: str) -> dict[str, str | None]:
         """Import ``names`` in the container and say which file each came from."""
