@@ -36,14 +36,14 @@ format: $(VENV)/.installed-dev
 
 migrate: $(VENV)/.installed-local ## DATABASE_URL's schema to head; STAGE=dev: the stage's, by zappa invoke
 ifdef STAGE
-	$(DEPLOY) migrate $(STAGE)
+	$(DEPLOY) migrate $(STAGE) $(if $(REVISION),--revision $(REVISION))
 else
 	$(PY) -c 'import json; from handlers.migrate import handler; print(json.dumps(handler({}, None)))'
 endif
 
-deploy: $(VENV)/.installed-local ## STAGE=...: package, zappa deploy/update, migrate, wire, smoke test
+deploy: $(VENV)/.installed-local ## STAGE=...: package (or ZIP=), zappa deploy/update, migrate, wire, smoke test
 	$(NEED_STAGE)
-	$(DEPLOY) deploy $(STAGE)
+	$(DEPLOY) deploy $(STAGE) $(if $(ZIP),--zip $(ZIP)) $(if $(URL),--url $(URL))
 
 wire: $(VENV)/.installed-local ## STAGE=...: converge buckets, CORS, the S3/SQS trigger (make deploy does it)
 	$(NEED_STAGE)
