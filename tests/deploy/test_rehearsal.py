@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from kitteh import wiring
+from kitteh.migrate import upgrade
 from tests.deploy.conftest import REGION, STAGE, Account
 from tests.deploy.emulator import code_sha256
 from tests.package.build import PACKAGE_VENV
@@ -38,6 +39,8 @@ from tests.package.zappa_config import ROOT
 pytestmark = [pytest.mark.package, pytest.mark.postgres]
 
 UPDATES = 3
+#: Which update finds the schema behind the code it ships.
+SCHEMA_CHANGING_UPDATE = 1
 
 
 @dataclass
@@ -188,7 +191,11 @@ def rehearsal(account: Account) -> Iterator[Rehearsal]:
     zip_args = ("--zip", str(account.package))
     done = Rehearsal(account, run(account, "deploy", STAGE, *zip_args), snapshot(account))
     assert done.deploy.returncode == 0, done.deploy.output
-    for _ in range(UPDATES):
+    for number in range(UPDATES):
+        if number == SCHEMA_CHANGING_UPDATE:
+            # The code of this update needs a migration the database lacks: the same
+            # state as shipping a new revision (the package holds only one to ship).
+            upgrade(account.database_url, "base")
         done.updates.append(run(account, "deploy", STAGE, *zip_args))
         done.after_updates.append(snapshot(account))
     done.status = zappa(account, "status", STAGE)
@@ -223,6 +230,19 @@ def test_every_update_takes_the_update_path_and_passes(rehearsal: Rehearsal) -> 
         assert "zappa update dev -z" in update.output
         assert "Your updated Zappa deployment is live!" in update.output
         assert "is ready: large, monstrous, tiny" in update.output
+
+
+def test_an_update_whose_schema_is_behind_passes_zappas_check_then_migrates(
+    rehearsal: Rehearsal,
+) -> None:
+    update = rehearsal.updates[SCHEMA_CHANGING_UPDATE]
+    assert update.returncode == 0, update.output
+    # Zappa's check came before the migration (it would have failed the update on /).
+    assert update.output.index("Your updated Zappa deployment is live!") < update.output.index(
+        "==> [5/7] migrate"
+    )
+    assert "{'from': None, 'to': '0001'}" in update.output
+    assert "GET /healthz: 200" in update.output
 
 
 def test_the_function_runs_the_tested_zip_with_its_environment_and_handler(
