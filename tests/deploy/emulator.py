@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
+import re
 import threading
 import traceback
 import zipfile
@@ -50,8 +52,9 @@ def list_function_url_configs(
 ) -> tuple[int, dict[str, str], str]:
     """GET /2021-10-31/functions/<name>/urls, which moto 5.2.5 does not route."""
     name = full_url.split("/functions/", 1)[1].split("/", 1)[0]
-    region = full_url.split(".")[1] if "lambda." in full_url else "us-east-1"
-    backend = lambda_backends[ACCOUNT][region]
+    # The region is the signature's: Credential=KEY/DATE/REGION/lambda/aws4_request.
+    scope = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", str(headers.get("Authorization", "")))
+    backend = lambda_backends[ACCOUNT][scope.group(1) if scope else "us-east-1"]
     configs = []
     try:
         configs.append(backend.get_function_url_config(name).to_dict())
@@ -89,7 +92,7 @@ class Runtime:
             running[1].close()
         task_root = self.workdir / f"{function.function_name}-{code[:12]}"
         if not task_root.exists():
-            with zipfile.ZipFile(_bytes_io(function.code_bytes)) as archive:
+            with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
                 archive.extractall(task_root)
         container = LambdaContainer(
             task_root,
@@ -152,12 +155,6 @@ class Runtime:
 
 def _tail(log: str) -> str:
     return log.encode()[-LOG_TAIL_BYTES:].decode(errors="ignore")
-
-
-def _bytes_io(data: bytes) -> Any:
-    import io
-
-    return io.BytesIO(data)
 
 
 @contextmanager

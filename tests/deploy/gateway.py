@@ -17,7 +17,6 @@ import base64
 import datetime
 import json
 import re
-import socket
 import socketserver
 import ssl
 import threading
@@ -243,9 +242,3 @@ def lambda_answer(payload: bytes | str) -> dict[str, Any]:
     if not isinstance(answer, dict) or "statusCode" not in answer:
         return {"statusCode": 502, "body": '{"message": "Internal server error"}'}
     return answer
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
