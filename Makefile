@@ -20,15 +20,16 @@ $(VENV)/.installed-dev: $(VENV)/.installed-local requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.installed-local ## serve the app on the embedded default (KITTEH_STACK=localstack for LocalStack + PostgreSQL)
-	$(PY) -m kitteh.local
+	$(PY) -m localcloud.run
 
 test: lint ## lint, then the whole suite (moto, PostgreSQL, LocalStack, the Zappa package)
 	localstack/with-localstack.sh $(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed-dev ## ruff check, ruff format --check, mypy
+lint: $(VENV)/.installed-dev ## ruff check, ruff format --check, mypy, the import layers
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
@@ -67,7 +68,7 @@ reconcile: $(VENV)/.installed-local ## settle uploads that no event settled (wha
 	$(PY) -c 'import json; from handlers.maintenance import handler; print(json.dumps(handler({}, None)))'
 
 relay: $(VENV)/.installed-local ## deliver queued S3 events to the resize function
-	$(PY) -m kitteh.relay
+	$(PY) -m localcloud.relay
 
 package: ## the dev stage's Lambda package, build/dev.zip (docs/deploy.md)
 	scripts/package.sh dev build/dev.zip

@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
-import click
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
+from cli import kitteh_command
 from kitteh.config import Settings
 from kitteh.logs import configure_logging
 from kitteh.storage import Storage
@@ -60,8 +59,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.teardown_appcontext(close_session)
+    # Unhandled exceptions reach it too, as an InternalServerError.
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(InternalServerError, _http_error)
     app.cli.add_command(kitteh_command)
     return app
 
@@ -86,66 +85,6 @@ def _http_error(error: HTTPException) -> Any:
     if _wants_json():
         return jsonify(error=description), code
     return render_template("error.html", code=code, description=description), code
-
-
-@click.group("kitteh")
-def kitteh_command() -> None:
-    """Kitteh's own commands."""
-
-
-@kitteh_command.command("migrate")
-@click.option("--revision", default="head", show_default=True)
-def migrate_command(revision: str) -> None:
-    """Upgrade the database (the same code as handlers.migrate)."""
-    from handlers.migrate import handler
-    from kitteh.migrate import MigrationError
-
-    try:
-        result = handler({"revision": revision}, None)
-    except MigrationError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(result)
-
-
-@kitteh_command.command("bootstrap")
-@click.option("--origin", "origins", multiple=True, help="Browser origin allowed to upload.")
-@click.option(
-    "--queue/--no-queue",
-    default=True,
-    show_default=True,
-    help="Also the SQS queue and S3 → SQS notification (not on AWS with Zappa's trigger).",
-)
-def bootstrap_command(origins: tuple[str, ...], queue: bool) -> None:
-    """Create buckets, CORS and the event queue (idempotent; AWS included)."""
-    from kitteh.bootstrap import bootstrap
-
-    settings = Settings.from_env()
-    if origins:
-        settings = replace(settings, cors_origins=origins)
-    click.echo(bootstrap(settings, with_queue=queue))
-
-
-@kitteh_command.command("doctor")
-@click.option(
-    "--stage",
-    help="A deployed stage of zappa_settings.json (read with your AWS credentials); "
-    "without it, the stack the environment names.",
-)
-@click.option(
-    "--origin",
-    "origins",
-    multiple=True,
-    help="An origin the app is served on (default: the stage's API URL and domain, "
-    "or make run's address).",
-)
-def doctor_command(stage: str | None, origins: tuple[str, ...]) -> None:
-    """Check a running stack end to end; say what is wrong and the command that fixes it."""
-    from kitteh.doctor import run_doctor
-
-    report = run_doctor(stage, origins)
-    click.echo(report.render())
-    if not report.ok:
-        raise SystemExit(1)
 
 
 app = create_app()

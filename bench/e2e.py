@@ -8,7 +8,7 @@ polls the database every :data:`POLL_INTERVAL_S` until the row says ``ready``.
 
 Uploads run one at a time (the next starts once the previous is ready), so this is
 the latency of an idle stack, not its throughput. The relay's deliveries are
-stamped in this process (:class:`bench.stackenv.TimedInvoker`), which splits the
+stamped in this process (:class:`localcloud.harness.RecordingInvoker`), which splits the
 time into queue wait (S3's notification, SQS, the relay's long poll) and handler
 time, and shows what the polling itself adds.
 """
@@ -26,7 +26,10 @@ from sqlalchemy import Connection, NullPool, create_engine, select
 
 from bench.common import IMAGES_DIR
 from bench.latency import summarise
-from bench.stackenv import TimedInvoker, environment, private_cloud, throwaway_database
+from kitteh.db import get_engine
+from kitteh.migrate import upgrade
+from localcloud.harness import PrivateStack, RecordingInvoker, environment
+from localcloud.postgres import throwaway_database
 from models import Image, ImageStatus
 
 IMAGE = IMAGES_DIR / "phone12.jpg"
@@ -60,12 +63,14 @@ def run() -> dict[str, Any]:
     with (
         throwaway_database("kitteh_bench_e2e") as url,
         environment({"DATABASE_URL": url}),
-        private_cloud() as cloud,
     ):
-        app = create_app()
-        storage = app.extensions["kitteh.storage"]
-        _ = storage.client, storage.public_client  # built now, not in the first timed request
-        samples = _upload_many(app.test_client(), cloud.invoker, url, data)
+        upgrade(url)
+        with PrivateStack.running() as stack:
+            app = create_app()
+            storage = app.extensions["kitteh.storage"]
+            _ = storage.client, storage.public_client  # built now, not in the first timed request
+            samples = _upload_many(app.test_client(), stack.invoker, url, data)
+        get_engine(url).dispose()
     counted = samples[WARMUP:]
     return {
         "image": IMAGE.name,
@@ -83,7 +88,7 @@ def run() -> dict[str, Any]:
 
 
 def _upload_many(
-    client: FlaskClient, invoker: TimedInvoker, database_url: str, data: bytes
+    client: FlaskClient, invoker: RecordingInvoker, database_url: str, data: bytes
 ) -> list[Sample]:
     engine = create_engine(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
@@ -99,7 +104,11 @@ def _upload_many(
 
 
 def _upload_once(
-    client: FlaskClient, http: requests.Session, db: Connection, invoker: TimedInvoker, data: bytes
+    client: FlaskClient,
+    http: requests.Session,
+    db: Connection,
+    invoker: RecordingInvoker,
+    data: bytes,
 ) -> Sample:
     """One presigned upload, timed from S3's answer to the row reading ``ready``."""
     t_grant = time.perf_counter()
@@ -118,7 +127,7 @@ def _upload_once(
     t_ready = _poll_until_processed(db, key)
     run = invoker.wait(key, READY_TIMEOUT_S)
     if run.error:
-        raise RuntimeError(f"the resize function failed for {key}: {run.error}")
+        raise RuntimeError(f"the resize function failed for {key}: {run.error!r}")
     return Sample(
         grant_ms=(t_post - t_grant) * 1000,
         s3_post_ms=(t0 - t_post) * 1000,

@@ -28,12 +28,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, event, insert, text
 
 from bench.latency import summarise
-from bench.stackenv import throwaway_database
 from kitteh import names
 from kitteh.config import Settings
 from kitteh.db import get_engine
 from kitteh.images import encode_cursor
+from kitteh.migrate import upgrade
 from kitteh.storage import Storage
+from localcloud.postgres import throwaway_database
 from models import Image, ImageStatus, Variant
 
 ROWS = 10_000
@@ -58,6 +59,7 @@ def run(settings: Settings) -> dict[str, Any]:
     from app import create_app  # imported here: the module builds an app from the env
 
     with throwaway_database("kitteh_bench_gallery") as url:
+        upgrade(url)
         engine = get_engine(url)  # the app's own engine: its SQL is captured for EXPLAIN
         started = time.perf_counter()
         image_names = seed(engine, ROWS)
@@ -69,6 +71,7 @@ def run(settings: Settings) -> dict[str, Any]:
         _check(client, paths)
         times = _measure(client, paths)
         plans = explain_pages(client, engine, paths)
+        engine.dispose()
     first, deep = times["first_page"], times["deep_page"]
     return {
         "rows": ROWS,

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import e2e, gallery
-from bench.stackenv import bench_environment, environment, localstack_problem
 from kitteh.config import Settings
+from localcloud.harness import environment, localstack_problem, stack_environment
 
 
 def run(enabled: bool) -> dict[str, Any]:
@@ -32,7 +32,8 @@ def run(enabled: bool) -> dict[str, Any]:
         return {"skipped": "run without --no-stack (needs LocalStack and PostgreSQL)"}
     started = time.perf_counter()
     run_name = f"kitteh-bench-{uuid.uuid4().hex[:10]}"
-    with environment(bench_environment(run_name)):
+    # The relay logs every delivery and the handler every image at INFO.
+    with environment(stack_environment(run_name) | {"LOG_LEVEL": "WARNING"}):
         results: dict[str, Any] = {
             "upload_to_ready": _part("upload->ready", _upload_to_ready),
             "gallery_10k": _part("gallery 10k", lambda: gallery.run(Settings.from_env())),

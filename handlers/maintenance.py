@@ -13,7 +13,7 @@ from typing import Any
 
 from kitteh import images
 from kitteh.config import Settings
-from kitteh.db import session_scope
+from kitteh.db import transaction
 from kitteh.logs import configure_logging
 from kitteh.storage import get_storage
 
@@ -28,12 +28,12 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     configure_logging()
     storage = get_storage(Settings.from_env())
     older_than = timedelta(seconds=storage.settings.presign_expiry) + GRACE
-    with session_scope(storage.settings.database_url) as session:
+    with transaction(storage.settings.database_url) as session:
         stale = images.stale_pending_ids(session, older_than=older_than)
     settled: dict[str, list[str]] = {"ready": [], "failed": [], "pending": []}
     for image_id in stale:
         try:
-            with session_scope(storage.settings.database_url) as session:
+            with transaction(storage.settings.database_url) as session:
                 image = images.settle_pending(session, storage, image_id)
                 if image is not None:
                     settled[image.status].append(image.name)

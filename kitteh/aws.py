@@ -8,12 +8,17 @@ invocation does not use.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from kitteh.config import Settings
+
+if TYPE_CHECKING:  # dev-only stubs (mypy-boto3-*): the runtime never imports them
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 #: boto3's own retry machinery ("standard" mode backs off on throttling and 5xx),
 #: so no retry loop of ours is needed around S3 or SQS calls.
@@ -59,17 +64,32 @@ def _client(service: str, settings: Settings, endpoint_url: str | None) -> Any:
         )
 
 
-def s3_client(settings: Settings, *, public: bool = False) -> Any:
+def s3_client(settings: Settings, *, public: bool = False) -> S3Client:
     """Return an S3 client; ``public=True`` signs URLs for the browser endpoint."""
     endpoint = settings.browser_endpoint_url if public else settings.endpoint_url
-    return _client("s3", settings, endpoint)
+    client: S3Client = _client("s3", settings, endpoint)
+    return client
 
 
-def sqs_client(settings: Settings) -> Any:
+def sqs_client(settings: Settings) -> SQSClient:
     """Return an SQS client for the event relay and the bootstrap."""
-    return _client("sqs", settings, settings.endpoint_url)
+    client: SQSClient = _client("sqs", settings, settings.endpoint_url)
+    return client
 
 
 def control_client(service: str, settings: Settings) -> Any:
     """Return a client for the deploy tools' control-plane calls (Lambda, CloudFormation...)."""
     return _client(service, settings, settings.endpoint_url)
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def is_not_found(error: ClientError) -> bool:
+    """True when S3 says the object or bucket asked for does not exist.
+
+    A GET names what is missing (``NoSuchKey``, ``NoSuchBucket``); a HEAD has no
+    body to say it in, so its error is the bare status (``404`` or ``NotFound``).
+    """
+    return error_code(error) in {"404", "NotFound", "NoSuchKey", "NoSuchBucket"}

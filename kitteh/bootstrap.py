@@ -14,12 +14,23 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from kitteh.aws import s3_client, sqs_client
+from kitteh.aws import error_code, is_not_found, s3_client, sqs_client
 from kitteh.config import Settings
+
+if TYPE_CHECKING:  # dev-only stubs: LocalStack's interpreter runs this without them
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import (
+        CORSRuleTypeDef,
+        NotificationConfigurationTypeDef,
+        PublicAccessBlockConfigurationTypeDef,
+        QueueConfigurationTypeDef,
+    )
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +53,13 @@ CORS_RULE_ID = "kitteh-browser-upload"
 CORS_MAX_AGE = 3000
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def ensure_bucket(s3: Any, name: str) -> bool:
+def ensure_bucket(s3: S3Client, name: str) -> bool:
     """Create bucket ``name`` in the client's region unless it exists; True if created."""
     try:
         s3.head_bucket(Bucket=name)
         return False
     except ClientError as exc:
-        if _error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+        if not is_not_found(exc):
             # 403: the name exists but belongs to someone else; creating cannot help.
             raise
     region = s3.meta.region_name or "us-east-1"
@@ -63,14 +70,16 @@ def ensure_bucket(s3: Any, name: str) -> bool:
     try:
         s3.create_bucket(**kwargs)
     except ClientError as exc:
-        if _error_code(exc) != "BucketAlreadyOwnedByYou":  # lost a race with ourselves
+        if error_code(exc) != "BucketAlreadyOwnedByYou":  # lost a race with ourselves
             raise
         return False
     log.info("created bucket=%s region=%s", name, region)
     return True
 
 
-def ensure_queue(sqs: Any, name: str, attributes: dict[str, str] | None = None) -> tuple[str, str]:
+def ensure_queue(
+    sqs: SQSClient, name: str, attributes: dict[QueueAttributeNameType, str] | None = None
+) -> tuple[str, str]:
     """Create queue ``name`` if absent and set ``attributes``; return (url, arn).
 
     ``CreateQueue`` refuses an existing queue whose attributes differ, so the queue
@@ -113,7 +122,7 @@ def queue_policy(queue_arn: str, bucket: str) -> dict[str, Any]:
     }
 
 
-def ensure_notification(s3: Any, bucket: str, queue_arn: str, prefix: str) -> bool:
+def ensure_notification(s3: S3Client, bucket: str, queue_arn: str, prefix: str) -> bool:
     """Send ``bucket``'s object-created events under ``prefix`` to the queue.
 
     ``PutBucketNotificationConfiguration`` replaces the whole configuration, so the
@@ -122,10 +131,14 @@ def ensure_notification(s3: Any, bucket: str, queue_arn: str, prefix: str) -> bo
     Nothing is written when the configuration already matches: every write makes S3
     send an ``s3:TestEvent`` to each queue. Returns True if it wrote.
     """
-    current = s3.get_bucket_notification_configuration(Bucket=bucket)
-    current.pop("ResponseMetadata", None)
+    answer = s3.get_bucket_notification_configuration(Bucket=bucket)
+    # The answer less its ResponseMetadata is a configuration S3 takes back as it is.
+    current = cast(
+        "NotificationConfigurationTypeDef",
+        {key: value for key, value in answer.items() if key != "ResponseMetadata"},
+    )
     # "prefix" in lower case is the API's spelling; AWS also takes "Prefix", moto not.
-    ours = {
+    ours: QueueConfigurationTypeDef = {
         "Id": NOTIFICATION_ID,
         "QueueArn": queue_arn,
         "Events": ["s3:ObjectCreated:*"],
@@ -136,7 +149,7 @@ def ensure_notification(s3: Any, bucket: str, queue_arn: str, prefix: str) -> bo
         for c in current.get("QueueConfigurations", [])
         if c.get("Id") != NOTIFICATION_ID and c.get("QueueArn") != queue_arn
     ]
-    wanted = {**current, "QueueConfigurations": [*others, ours]}
+    wanted: NotificationConfigurationTypeDef = {**current, "QueueConfigurations": [*others, ours]}
     if _normalised(wanted) == _normalised(current):
         return False
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=wanted)
@@ -144,12 +157,14 @@ def ensure_notification(s3: Any, bucket: str, queue_arn: str, prefix: str) -> bo
     return True
 
 
-def same_notifications(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def same_notifications(
+    a: NotificationConfigurationTypeDef, b: NotificationConfigurationTypeDef
+) -> bool:
     """Tell whether two notification configurations mean the same (however S3 spells them)."""
     return _normalised(a) == _normalised(b)
 
 
-def _normalised(config: dict[str, Any]) -> str:
+def _normalised(config: NotificationConfigurationTypeDef) -> str:
     # S3 may echo filter rule names in either case ("Prefix"/"prefix") and omit
     # empty lists; compare what the configuration means, not how it is spelled.
     def rules(entry: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +183,7 @@ def _normalised(config: dict[str, Any]) -> str:
 
 
 #: Every public-access switch on: originals are reached through presigned URLs only.
-PUBLIC_ACCESS_BLOCK = {
+PUBLIC_ACCESS_BLOCK: PublicAccessBlockConfigurationTypeDef = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,
     "BlockPublicPolicy": True,
@@ -176,17 +191,15 @@ PUBLIC_ACCESS_BLOCK = {
 }
 
 
-def ensure_private(s3: Any, bucket: str) -> None:
+def ensure_private(s3: S3Client, bucket: str) -> None:
     """Turn on all four Public Access Block settings of ``bucket`` (S3's default since 2023).
 
     A bucket policy or ACL added later by mistake then cannot expose the originals.
     """
-    s3.put_public_access_block(
-        Bucket=bucket, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK)
-    )
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
 
 
-def cors_rules(origins: Iterable[str], *, upload: bool = True) -> list[dict[str, Any]]:
+def cors_rules(origins: Iterable[str], *, upload: bool = True) -> list[CORSRuleTypeDef]:
     """Return the CORS rule letting browsers at ``origins`` use the bucket.
 
     POST is the presigned-POST upload (PUT for presigned PUTs), GET/HEAD let pages
@@ -207,7 +220,7 @@ def cors_rules(origins: Iterable[str], *, upload: bool = True) -> list[dict[str,
     ]
 
 
-def ensure_cors(s3: Any, bucket: str, rules: list[dict[str, Any]]) -> None:
+def ensure_cors(s3: S3Client, bucket: str, rules: list[CORSRuleTypeDef]) -> None:
     """Put ``rules`` first in ``bucket``'s CORS configuration, keeping other rules.
 
     S3 applies the first rule that matches a request, hence first.
@@ -215,7 +228,7 @@ def ensure_cors(s3: Any, bucket: str, rules: list[dict[str, Any]]) -> None:
     try:
         existing = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
     except ClientError as exc:
-        if _error_code(exc) != "NoSuchCORSConfiguration":
+        if error_code(exc) != "NoSuchCORSConfiguration":
             raise
         existing = []
     ids = {rule["ID"] for rule in rules}
@@ -226,8 +239,8 @@ def ensure_cors(s3: Any, bucket: str, rules: list[dict[str, Any]]) -> None:
 def bootstrap(
     settings: Settings,
     *,
-    s3: Any = None,
-    sqs: Any = None,
+    s3: S3Client | None = None,
+    sqs: SQSClient | None = None,
     app_origins: Iterable[str] | None = None,
     with_queue: bool = True,
 ) -> dict[str, Any]:
@@ -271,7 +284,7 @@ def bootstrap(
     }
 
 
-def _ensure_event_queue(s3: Any, sqs: Any, settings: Settings) -> dict[str, Any]:
+def _ensure_event_queue(s3: S3Client, sqs: SQSClient, settings: Settings) -> dict[str, Any]:
     """The queue (with its dead-letter queue) that receives the originals' events."""
     dlq_url, dlq_arn = ensure_queue(
         sqs, f"{settings.queue_name}-dlq", {"MessageRetentionPeriod": str(DLQ_RETENTION)}

@@ -9,12 +9,19 @@ endpoint that browsers are given.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 80_000_000
+
+#: Old environment names still read, each with the name that replaced it.
+DEPRECATED_NAMES = {"MAX_CONTENT_LENGTH": "KITTEH_MAX_UPLOAD_BYTES"}
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -25,6 +32,22 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _renamed(env: Mapping[str, str], name: str) -> Mapping[str, str]:
+    """``env``, with ``name`` taken from its deprecated old name when only that is set.
+
+    ``MAX_CONTENT_LENGTH`` was the first name of the upload limit, and misleading:
+    Flask's setting of that name is the whole request's limit, larger by the form's
+    envelope. Deployments that still set it keep working, with a warning once.
+    """
+    old = next(old for old, new in DEPRECATED_NAMES.items() if new == name)
+    if env.get(name, "").strip() or not env.get(old, "").strip():
+        return env
+    if old not in _warned:
+        _warned.add(old)
+        log.warning("%s is deprecated and will be removed; set %s instead", old, name)
+    return {**env, name: env[old]}
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:
@@ -56,8 +79,9 @@ class Settings:
     #: Base URL serving variant objects directly (a CDN or a public bucket). When
     #: unset, variant URLs are presigned GETs.
     media_base_url: str | None = None
-    #: SQS queue that receives the originals' object-created events, for the local
-    #: event relay (on AWS, Lambda reads the event itself).
+    #: SQS queue that receives the originals' object-created events (with a
+    #: dead-letter queue ``<name>-dlq``): read by the local relay, and on AWS by the
+    #: resize function's event source mapping where S3 → SQS → Lambda is wired.
     queue_name: str = "kitteh-originals-created"
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     #: Larger images are refused before any pixel is decoded (decompression bombs).
@@ -95,7 +119,11 @@ class Settings:
             public_endpoint_url=_optional(env, "KITTEH_PUBLIC_ENDPOINT_URL"),
             media_base_url=_optional(env, "KITTEH_MEDIA_BASE_URL"),
             queue_name=env.get("KITTEH_QUEUE", "").strip() or defaults.queue_name,
-            max_upload_bytes=_int(env, "MAX_CONTENT_LENGTH", defaults.max_upload_bytes),
+            max_upload_bytes=_int(
+                _renamed(env, "KITTEH_MAX_UPLOAD_BYTES"),
+                "KITTEH_MAX_UPLOAD_BYTES",
+                defaults.max_upload_bytes,
+            ),
             max_pixels=_int(env, "KITTEH_MAX_PIXELS", defaults.max_pixels),
             presign_expiry=_int(env, "KITTEH_PRESIGN_EXPIRY", defaults.presign_expiry),
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip())

@@ -1,15 +1,27 @@
-"""Database engines and sessions, without any framework.
+"""Database engines, sessions, and the one rule for transactions.
 
 One engine per database URL per process, made on first use: a Lambda container
-keeps it warm between invocations, and tests can point at a fresh database by
-URL. Whoever opens a session also ends it (see :func:`session_scope`); the data
-functions in :mod:`kitteh.images` only use the session they are given.
+keeps it warm between invocations, and tests can point at a fresh database by URL.
+
+**Who commits.** Whoever opens a session owns its transaction:
+
+* a handler, a CLI command or a test opens one with :func:`transaction`, which
+  commits when the block ends and rolls back if it raises;
+* a view gets the request's session (``views.get_session``) and commits what it
+  writes; the session is closed when the request ends;
+* the core (:mod:`kitteh.images`) works in the session it is given: it adds and
+  flushes, and never commits or rolls back the caller's work,
+
+with one named exception, :func:`commit_before_object_exists`: the row of an
+original is committed before its object can exist, because S3 may deliver the
+object's event to the resize function before the request that stored it returns,
+and the function must find the row. The core functions that call it say so; they
+are called with a request's session, never inside :func:`transaction`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,15 +57,15 @@ def get_sessionmaker(database_url: str) -> sessionmaker[Session]:
     return sessionmaker(get_engine(database_url), expire_on_commit=False)
 
 
-@contextmanager
-def session_scope(database_url: str) -> Iterator[Session]:
-    """Open a session, commit if the block succeeds, roll back if it raises."""
-    session = get_sessionmaker(database_url)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def transaction(database_url: str) -> AbstractContextManager[Session]:
+    """Open a session in a transaction: ``with transaction(url) as session:``.
+
+    SQLAlchemy's own ``sessionmaker.begin()``: commits when the block ends, rolls
+    back if it raises, and closes the session either way.
+    """
+    return get_sessionmaker(database_url).begin()
+
+
+def commit_before_object_exists(session: Session) -> None:
+    """Commit an original's row before its object is written, or may be (see above)."""
+    session.commit()

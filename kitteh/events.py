@@ -1,40 +1,48 @@
-"""Typed views of the Lambda events Kitteh receives, in the style of Powertools' data classes.
+"""The one reading of the events that reach the resize function, in Powertools' shapes.
 
-The resize function is triggered by S3 directly (an S3 event) or, in the
-buffered production variant, through SQS (an SQS event whose bodies are S3
-events). S3 also sends an ``s3:TestEvent`` when a notification is set up; it
-names no object and is ignored.
+The resize function is triggered by S3 directly (an :class:`S3Event`) or, in the
+buffered production variant, through SQS (an :class:`SQSEvent` whose message bodies
+are S3 events). The handler, the local relay, the tests and the benchmarks all read
+events through these classes, so an event means the same thing everywhere.
+
+The shapes follow AWS Lambda Powertools' event data classes (``S3Event.records``,
+``SQSRecord.message_id``/``body``), which Lambda users know, without their import
+cost on every cold start (docs/architecture.md has the figures). Unlike Powertools,
+keys are decoded once, here: S3 sends them URL-encoded with ``+`` for spaces.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 
+class MalformedEvent(ValueError):
+    """The event (or message body) is not what it claims to be; a retry cannot help."""
+
+
 @dataclass(frozen=True)
-class S3ObjectEvent:
-    """One object-created record."""
+class S3Record:
+    """One record of an S3 event notification."""
 
     event_name: str
     bucket: str
-    #: Decoded once, here: S3 sends keys URL-encoded with ``+`` for spaces.
+    #: Decoded: ``cat+photo.jpg`` in the event is ``cat photo.jpg`` here.
     key: str
-    size: int | None
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> S3ObjectEvent:
-        s3 = record["s3"]
-        size = s3["object"].get("size")
-        return cls(
-            event_name=str(record.get("eventName", "")),
-            bucket=str(s3["bucket"]["name"]),
-            key=unquote_plus(str(s3["object"]["key"])),
-            size=int(size) if size is not None else None,
-        )
+    def from_dict(cls, record: Mapping[str, Any]) -> S3Record:
+        try:
+            s3 = record["s3"]
+            bucket, key = s3["bucket"]["name"], s3["object"]["key"]
+        except (KeyError, TypeError) as exc:
+            raise MalformedEvent(f"an S3 record without bucket and key: {exc!r}") from exc
+        if not isinstance(bucket, str) or not isinstance(key, str):
+            raise MalformedEvent("an S3 record whose bucket or key is not a string")
+        return cls(str(record.get("eventName", "")), bucket, unquote_plus(key))
 
     @property
     def is_object_created(self) -> bool:
@@ -42,53 +50,88 @@ class S3ObjectEvent:
 
 
 @dataclass(frozen=True)
-class SQSMessage:
+class S3Event:
+    """An S3 event notification: its records, or S3's ``s3:TestEvent``.
+
+    S3 sends the test event when a notification is configured; it names no object.
+    """
+
+    records: tuple[S3Record, ...]
+    is_test_event: bool = False
+
+    @classmethod
+    def from_dict(cls, event: object) -> S3Event:
+        """Read an S3 event.
+
+        :raise MalformedEvent: not an S3 event, or one of its records is broken.
+        """
+        if not isinstance(event, Mapping):
+            raise MalformedEvent("the event is not a JSON object")
+        if event.get("Event") == "s3:TestEvent":
+            return cls((), is_test_event=True)
+        records = event.get("Records")
+        if not isinstance(records, list) or not records:
+            raise MalformedEvent("the event has no Records")
+        if not all(isinstance(r, Mapping) and r.get("eventSource") == "aws:s3" for r in records):
+            raise MalformedEvent("the event holds records that are not from S3")
+        return cls(tuple(S3Record.from_dict(record) for record in records))
+
+    @classmethod
+    def from_json(cls, body: str) -> S3Event:
+        """Read an S3 event from JSON text, such as an SQS message body."""
+        try:
+            event = json.loads(body)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise MalformedEvent(f"the message body is not JSON: {exc}") from exc
+        return cls.from_dict(event)
+
+    @property
+    def object_created(self) -> tuple[S3Record, ...]:
+        """The records that report a new object (all of them, from our notification)."""
+        return tuple(record for record in self.records if record.is_object_created)
+
+    @property
+    def keys(self) -> list[str]:
+        return [record.key for record in self.records]
+
+
+@dataclass(frozen=True)
+class SQSRecord:
+    """One message of an SQS event."""
+
     message_id: str
     body: str
-    #: What deleting the message takes: its queue (as an ARN) and this receipt's handle.
+    receipt_handle: str
+    #: The queue the message came from, as an ARN: deleting it takes its URL.
     queue_arn: str = ""
-    receipt_handle: str = ""
 
 
-def is_test_event(event: Mapping[str, Any]) -> bool:
-    return event.get("Event") == "s3:TestEvent"
+@dataclass(frozen=True)
+class SQSEvent:
+    records: tuple[SQSRecord, ...]
 
-
-def is_sqs_event(event: Mapping[str, Any]) -> bool:
-    records = event.get("Records") or []
-    return bool(records) and all(r.get("eventSource") == "aws:sqs" for r in records)
-
-
-def s3_objects(event: Mapping[str, Any]) -> Iterator[S3ObjectEvent]:
-    """Yield the object-created records of an S3 event (none for a test event)."""
-    if is_test_event(event):
-        return
-    for record in event.get("Records") or []:
-        if record.get("eventSource") == "aws:s3" or "s3" in record:
-            parsed = S3ObjectEvent.from_record(record)
-            if parsed.is_object_created:
-                yield parsed
-
-
-def sqs_messages(event: Mapping[str, Any]) -> Iterator[SQSMessage]:
-    for record in event.get("Records") or []:
-        yield SQSMessage(
-            message_id=str(record["messageId"]),
-            body=str(record["body"]),
-            queue_arn=str(record.get("eventSourceARN", "")),
-            receipt_handle=str(record.get("receiptHandle", "")),
+    @classmethod
+    def from_dict(cls, event: Mapping[str, Any]) -> SQSEvent:
+        return cls(
+            tuple(
+                SQSRecord(
+                    message_id=str(record.get("messageId", "")),
+                    body=str(record.get("body", "")),
+                    receipt_handle=str(record.get("receiptHandle", "")),
+                    queue_arn=str(record.get("eventSourceARN", "")),
+                )
+                for record in event.get("Records") or []
+            )
         )
 
 
-def s3_event_from_body(body: str) -> dict[str, Any]:
-    """Parse an SQS message body holding an S3 event.
-
-    :raise ValueError: the body is not JSON or not an S3 event.
-    """
-    try:
-        event = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"message body is not JSON: {exc}") from exc
-    if not isinstance(event, dict) or not (is_test_event(event) or "Records" in event):
-        raise ValueError("message body is not an S3 event")
-    return event
+def is_sqs_event(event: object) -> bool:
+    """True for an event Lambda built from SQS messages (every record ``aws:sqs``)."""
+    if not isinstance(event, Mapping):
+        return False
+    records = event.get("Records")
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, Mapping) and r.get("eventSource") == "aws:sqs" for r in records)
+    )

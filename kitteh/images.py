@@ -2,7 +2,9 @@
 
 These functions are handed a SQLAlchemy session and a :class:`Storage`; they
 know nothing about HTTP or Lambda events. The web views, the resize handler, the
-CLI and the tests all call them.
+CLI and the tests all call them. They follow :mod:`kitteh.db`'s transaction rule:
+they flush, the caller commits, except where a row must be committed before its
+object exists (:func:`upload_original`, :func:`create_presigned_upload`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from kitteh import imaging, names
 from kitteh.config import Settings
+from kitteh.db import commit_before_object_exists
 from kitteh.storage import ObjectMissing, Storage
 from models import Image, ImageStatus, Variant
 
@@ -117,7 +120,7 @@ def upload_original(
 
     The bytes are identified from their content before anything is stored; the
     image row is committed before the object is written, so that the object's
-    event always finds it.
+    event always finds it (:func:`kitteh.db.commit_before_object_exists`).
 
     :raise Rejected: empty or too large.
     :raise imaging.ImageError: not an image, or not one we accept.
@@ -137,11 +140,12 @@ def upload_original(
         height=info.height,
         size=len(data),
     )
-    session.commit()
+    commit_before_object_exists(session)
     try:
         storage.put_original(image.original_key, data, info.content_type)
     except Exception:
-        # Nothing was stored: the row must not promise a picture that never comes.
+        # Nothing was stored: the committed row must not promise a picture that
+        # never comes, so it is taken back the way it was made.
         session.delete(image)
         session.commit()
         raise
@@ -159,7 +163,8 @@ def create_presigned_upload(
     """Reserve a name and key, and let the browser POST the original to S3 itself.
 
     S3 enforces the policy (key, content type, size); the resize function checks
-    the bytes once they arrive.
+    the bytes once they arrive. The row is committed before the grant is handed
+    out (:func:`kitteh.db.commit_before_object_exists`).
 
     :raise Rejected: a field is missing or wrong, the type is not an image
         type we take (415) or the size is over the limit (413).
@@ -183,6 +188,7 @@ def create_presigned_upload(
         original_key=storage.new_original_key(),
         original_filename=filename,
     )
+    commit_before_object_exists(session)
     post = storage.presigned_post(image.original_key, content_type, size)
     return PresignedUpload(image, post["url"], post["fields"])
 

@@ -28,8 +28,11 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from kitteh.config import DEFAULT_MAX_PIXELS
 
-#: Variant name → the N of its N×N bounding box, largest first: the cascade order.
+#: Variant kind → the N of its N×N bounding box, largest first: the cascade order.
+#: The one definition of the kinds; the models store any of them in ``Variant.kind``.
 SIZES: tuple[tuple[str, int], ...] = (("monstrous", 600), ("large", 300), ("tiny", 90))
+#: The kinds in display order, smallest first.
+VARIANT_KINDS: tuple[str, ...] = tuple(kind for kind, _box in reversed(SIZES))
 
 #: Formats we accept, by what Pillow detects in the bytes (never by file name).
 #: MPO is how Pillow names the multi-picture JPEGs many phones write.
@@ -82,7 +85,6 @@ class CorruptImage(ImageError):
 class ImageInfo:
     """What the header of an original says, before any pixel is decoded."""
 
-    format: str
     content_type: str
     #: Upright size, after EXIF orientation.
     width: int
@@ -101,7 +103,7 @@ class Rendition:
 
     @property
     def extension(self) -> str:
-        return {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}[self.content_type]
+        return {"image/jpeg": "jpg", "image/png": "png"}[self.content_type]
 
 
 def fit_within(width: int, height: int, box: int) -> tuple[int, int]:
@@ -122,7 +124,7 @@ def inspect(source: bytes | IO[bytes], *, max_pixels: int = DEFAULT_MAX_PIXELS) 
     """
     with _open(source, max_pixels) as image:
         width, height = _upright_size(image)
-        return ImageInfo(image.format or "", CONTENT_TYPES[image.format or ""], width, height)
+        return ImageInfo(CONTENT_TYPES[image.format or ""], width, height)
 
 
 def render_variants(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Rendition]:

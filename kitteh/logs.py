@@ -24,9 +24,10 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
         }
-        request_id = os.environ.get("_X_AMZN_TRACE_ID")
-        if request_id:
-            entry["trace_id"] = request_id
+        # Lambda sets the X-Ray trace header of the current invocation here.
+        trace_id = os.environ.get("_X_AMZN_TRACE_ID")
+        if trace_id:
+            entry["trace_id"] = trace_id
         entry.update(
             (key, value) for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES
         )

@@ -1,15 +1,19 @@
 """Schema migrations as a step of their own, never a side effect of start-up.
 
 The migrate Lambda (``handlers.migrate``), ``make migrate`` and the tests all
-call :func:`upgrade`. Concurrent runs are serialised: on PostgreSQL by a
-session-level advisory lock held for the whole run, on SQLite by the database
-file's own write lock. Each revision runs in a transaction (PostgreSQL has
-transactional DDL), so a failing migration leaves the schema at the last
-revision that succeeded.
+call :func:`upgrade`. Concurrent runs are serialised for the whole run: on
+PostgreSQL by a session-level advisory lock, on SQLite by an exclusive ``flock``
+on a file beside the database (SQLite's own write lock is released at every
+commit, between revisions, and a second run would then repeat the first one's
+DDL). Each revision runs in a transaction (PostgreSQL has transactional DDL), so
+a failing migration leaves the schema at the last revision that succeeded.
 """
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,40 +80,54 @@ def upgrade(database_url: str, revision: str = "head") -> MigrationResult:
     config = alembic_config()
     engine = create_engine(database_url, poolclass=pool.NullPool)
     try:
-        with engine.connect() as connection:
-            is_postgres = connection.dialect.name == "postgresql"
-            if is_postgres:
-                connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
-                connection.commit()
+        with engine.connect() as connection, _serialised(connection):
+            before = current_revision(connection)
+            # End our read so that Alembic runs (and commits) each revision in a
+            # transaction of its own.
+            connection.commit()
+            config.attributes["connection"] = connection
             try:
-                before = current_revision(connection)
-                # End our read so that Alembic runs (and commits) each revision in
-                # a transaction of its own.
+                if _is_downgrade(config, before, revision):
+                    command.downgrade(config, revision)
+                else:
+                    command.upgrade(config, revision)
                 connection.commit()
-                config.attributes["connection"] = connection
-                try:
-                    if _is_downgrade(config, before, revision):
-                        command.downgrade(config, revision)
-                    else:
-                        command.upgrade(config, revision)
-                    connection.commit()
-                except Exception as exc:
-                    connection.rollback()
-                    now = current_revision(connection)
-                    raise MigrationError(
-                        f"migration to {revision} failed; the schema stays at {now}: {exc}",
-                        from_revision=before,
-                        revision=now,
-                    ) from exc
-                return MigrationResult(before, current_revision(connection))
-            finally:
-                if is_postgres:
-                    connection.execute(
-                        text("SELECT pg_advisory_unlock(:id)"), {"id": _ADVISORY_LOCK_ID}
-                    )
-                    connection.commit()
+            except Exception as exc:
+                connection.rollback()
+                now = current_revision(connection)
+                raise MigrationError(
+                    f"migration to {revision} failed; the schema stays at {now}: {exc}",
+                    from_revision=before,
+                    revision=now,
+                ) from exc
+            return MigrationResult(before, current_revision(connection))
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _serialised(connection: Connection) -> Iterator[None]:
+    """Hold the lock that makes concurrent migration runs take turns."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _ADVISORY_LOCK_ID})
+            connection.commit()
+        return
+    database = connection.engine.url.database
+    if connection.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield  # an in-memory database belongs to one connection: nobody to wait for
+        return
+    # flock excludes every other open of the file, in this process or another.
+    with open(f"{database}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _is_downgrade(config: Config, current: str | None, target: str) -> bool:

@@ -11,13 +11,16 @@ import time
 import uuid
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from kitteh.aws import s3_client
+from kitteh.aws import is_not_found, s3_client
 from kitteh.config import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 #: Variants never change once written (a re-run writes the same bytes), so
 #: browsers and CDNs may keep them for a year.
@@ -41,18 +44,23 @@ class StoredObject:
 class Storage:
     """Originals and variants in S3, and the URLs browsers use to reach them."""
 
-    def __init__(self, settings: Settings, client: Any = None, public_client: Any = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: S3Client | None = None,
+        public_client: S3Client | None = None,
+    ) -> None:
         self.settings = settings
         self._client = client
         self._public_client = public_client
         self._signed_urls: dict[str, tuple[str, float]] = {}
 
     @cached_property
-    def client(self) -> Any:
+    def client(self) -> S3Client:
         return self._client or s3_client(self.settings)
 
     @cached_property
-    def public_client(self) -> Any:
+    def public_client(self) -> S3Client:
         """Signs URLs for browsers, with the endpoint they can reach."""
         if self._public_client is not None:
             return self._public_client
@@ -88,7 +96,7 @@ class Storage:
         try:
             response = self.client.get_object(Bucket=self.settings.bucket, Key=key)
         except ClientError as exc:
-            if _is_missing(exc):
+            if is_not_found(exc):
                 raise ObjectMissing(key) from exc
             raise
         data = response["Body"].read()
@@ -98,7 +106,7 @@ class Storage:
         try:
             self.client.head_object(Bucket=self.settings.bucket, Key=key)
         except ClientError as exc:
-            if _is_missing(exc):
+            if is_not_found(exc):
                 return False
             raise
         return True
@@ -172,11 +180,6 @@ class Storage:
             ],
             ExpiresIn=self.settings.presign_expiry,
         )
-
-
-def _is_missing(error: ClientError) -> bool:
-    code = str(error.response.get("Error", {}).get("Code", ""))
-    return code in {"404", "NoSuchKey", "NotFound"}
 
 
 def _attachment(filename: str) -> str:

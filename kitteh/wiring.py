@@ -24,12 +24,21 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
+from kitteh.aws import error_code
 from kitteh.bootstrap import same_notifications
 from kitteh.stage import RESIZE_FUNCTION
+
+if TYPE_CHECKING:  # dev-only stubs; Lambda's client stays untyped (no stubs installed)
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import (
+        LambdaFunctionConfigurationTypeDef,
+        NotificationConfigurationTypeDef,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +49,12 @@ PERMISSION_ID = "kitteh-s3-invokes-resize"
 BATCH_FAILURES = "ReportBatchItemFailures"
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def policy_statements(lam: Any, function_name: str) -> list[dict[str, Any]]:
     """The statements of the function's resource policy ([] when it has none)."""
     try:
         policy = lam.get_policy(FunctionName=function_name)["Policy"]
     except ClientError as exc:
-        if _error_code(exc) == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return []
         raise
     statements: list[dict[str, Any]] = json.loads(policy).get("Statement", [])
@@ -113,22 +118,24 @@ def ensure_invoke_permission(lam: Any, function_name: str, bucket_arn: str, acco
     return changed
 
 
-def _configuration(s3: Any, bucket: str) -> dict[str, Any]:
-    current: dict[str, Any] = s3.get_bucket_notification_configuration(Bucket=bucket)
-    current.pop("ResponseMetadata", None)
-    return current
+def _configuration(s3: S3Client, bucket: str) -> NotificationConfigurationTypeDef:
+    answer = s3.get_bucket_notification_configuration(Bucket=bucket)
+    # The answer less its ResponseMetadata is a configuration S3 takes back as it is.
+    return cast(
+        "NotificationConfigurationTypeDef",
+        {key: value for key, value in answer.items() if key != "ResponseMetadata"},
+    )
 
 
-def _without_ours(entries: list[dict[str, Any]], function_arn: str) -> list[dict[str, Any]]:
-    return [
-        entry
-        for entry in entries
-        if entry.get("Id") != FUNCTION_NOTIFICATION_ID
-        and entry.get("LambdaFunctionArn") != function_arn
-    ]
+def _is_ours(entry: Mapping[str, Any], function_arn: str) -> bool:
+    """Our notification, or any other one for the same function (Zappa's)."""
+    return bool(
+        entry.get("Id") == FUNCTION_NOTIFICATION_ID
+        or entry.get("LambdaFunctionArn") == function_arn
+    )
 
 
-def ensure_function_notification(s3: Any, bucket: str, function_arn: str, prefix: str) -> bool:
+def ensure_function_notification(s3: S3Client, bucket: str, function_arn: str, prefix: str) -> bool:
     """Make S3 invoke the function for objects created under ``prefix``, and nothing else.
 
     Other notifications for the same function (Zappa's, named after it, from a
@@ -137,14 +144,21 @@ def ensure_function_notification(s3: Any, bucket: str, function_arn: str, prefix
     Returns True if the configuration was written.
     """
     current = _configuration(s3, bucket)
-    ours = {
+    ours: LambdaFunctionConfigurationTypeDef = {
         "Id": FUNCTION_NOTIFICATION_ID,
         "LambdaFunctionArn": function_arn,
         "Events": ["s3:ObjectCreated:*"],
         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
     }
-    others = _without_ours(current.get("LambdaFunctionConfigurations", []), function_arn)
-    wanted = {**current, "LambdaFunctionConfigurations": [*others, ours]}
+    others = [
+        entry
+        for entry in current.get("LambdaFunctionConfigurations", [])
+        if not _is_ours(entry, function_arn)
+    ]
+    wanted: NotificationConfigurationTypeDef = {
+        **current,
+        "LambdaFunctionConfigurations": [*others, ours],
+    }
     if same_notifications(wanted, current):
         return False
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=wanted)
@@ -152,17 +166,17 @@ def ensure_function_notification(s3: Any, bucket: str, function_arn: str, prefix
     return True
 
 
-def remove_function_notification(s3: Any, bucket: str, function_arn: str) -> bool:
+def remove_function_notification(s3: S3Client, bucket: str, function_arn: str) -> bool:
     """Remove the function's notifications from ``bucket`` (before undeploying it)."""
     current = _configuration(s3, bucket)
     entries = current.get("LambdaFunctionConfigurations", [])
-    kept = _without_ours(entries, function_arn)
+    kept = [entry for entry in entries if not _is_ours(entry, function_arn)]
     if len(kept) == len(entries):
         return False
-    wanted = {**current, "LambdaFunctionConfigurations": kept}
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={k: v for k, v in wanted.items() if v}
-    )
+    wanted: NotificationConfigurationTypeDef = {**current, "LambdaFunctionConfigurations": kept}
+    if not kept:
+        del wanted["LambdaFunctionConfigurations"]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=wanted)
     return True
 
 

@@ -24,10 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "Image", "ImageStatus", "Variant", "VARIANT_KINDS"]
-
-#: Variant kinds in display order, smallest first.
-VARIANT_KINDS: tuple[str, ...] = ("tiny", "large", "monstrous")
+__all__ = ["Base", "Image", "ImageStatus", "Variant"]
 
 
 def utcnow() -> datetime:
@@ -122,6 +119,7 @@ class Variant(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    #: One of ``kitteh.imaging.VARIANT_KINDS``.
     kind: Mapped[str] = mapped_column(String(16))
     key: Mapped[str] = mapped_column(String(512))
     width: Mapped[int]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -42,14 +41,3 @@ def make_sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
         record["body"] = json.dumps(body)
         records.append(record)
     return {"Records": records}
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "kitteh-dev-resize"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:kitteh-dev"
-    aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000

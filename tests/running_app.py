@@ -1,4 +1,4 @@
-"""Run ``python -m kitteh.local`` (what ``make run`` runs) as a subprocess, for end-to-end tests."""
+"""Start ``python -m localcloud.run`` (what ``make run`` runs) for end-to-end tests over HTTP."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from kitteh.local import free_port
+from localcloud.run import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ def running_app(
     environment = {**os.environ, "PORT": str(port), **(env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "kitteh.local"],
+            [sys.executable, "-m", "localcloud.run"],
             cwd=ROOT,
             env=environment,
             stdout=log,
@@ -52,14 +52,14 @@ def _wait_until_healthy(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"kitteh.local exited early:\n{log_path.read_text()[-3000:]}")
+            raise RuntimeError(f"localcloud.run exited early:\n{log_path.read_text()[-3000:]}")
         try:
             if requests.get(f"{base_url}/healthz", timeout=2).status_code == 200:
                 return
         except requests.ConnectionError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"kitteh.local did not become healthy:\n{log_path.read_text()[-3000:]}")
+    raise RuntimeError(f"localcloud.run did not become healthy:\n{log_path.read_text()[-3000:]}")
 
 
 def wait_until_processed(base_url: str, name: str, timeout: float = 30) -> dict[str, object]:

@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from PIL import Image as PILImage
+from PIL import ImageFile
 
 from handlers.resize import handler
 from kitteh.config import Settings
 from kitteh.storage import Storage
-from tests.lambda_events import FakeLambdaContext, make_s3_event
+from localcloud.runtime import LambdaContext
+from tests.lambda_events import make_s3_event
 
 
 def post_file(client: FlaskClient, data: bytes, filename: str = "cat.jpg") -> Any:
@@ -27,15 +30,15 @@ def deliver(settings: Settings, name: str, client: FlaskClient) -> dict[str, Any
     """Send the object's S3 event to the resize function, as S3 → Lambda would."""
     image = client.get(f"/api/images/{name}").get_json()
     key = storage_key_of(settings, image)
-    handler(make_s3_event(settings.bucket, key), FakeLambdaContext())
+    handler(make_s3_event(settings.bucket, key), LambdaContext())
     return dict(client.get(f"/api/images/{name}").get_json())
 
 
 def storage_key_of(settings: Settings, resource: dict[str, Any]) -> str:
-    from kitteh.db import session_scope
+    from kitteh.db import transaction
     from kitteh.images import get_image
 
-    with session_scope(settings.database_url) as session:
+    with transaction(settings.database_url) as session:
         image = get_image(session, resource["name"])
         assert image is not None
         return image.original_key
@@ -117,6 +120,68 @@ def test_over_the_size_limit_is_a_413(
     response = post_file(app.test_client(), photo + b"\0" * 100_000)
     assert response.status_code == 413
     assert "limit" in response.get_json()["error"]
+
+
+def test_kitteh_max_pixels_refuses_an_upload_before_decoding(
+    settings: Settings,
+    storage: Storage,
+    database: str,
+    photo: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app import create_app
+
+    # GIVEN a deployment that takes at most a million pixels (the photo has 2.16 million)
+    monkeypatch.setenv("KITTEH_MAX_PIXELS", "1000000")
+    limited = Settings.from_env()
+    assert limited.max_pixels == 1_000_000
+    app = create_app(
+        {
+            "TESTING": True,
+            "KITTEH_SETTINGS": limited,
+            "KITTEH_STORAGE": Storage(limited, client=storage.client),
+        }
+    )
+
+    def load(self: ImageFile.ImageFile) -> None:
+        raise AssertionError("a pixel was decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+
+    # WHEN the photo is uploaded
+    response = post_file(app.test_client(), photo)
+
+    # THEN it is refused from its header alone, and nothing is stored or recorded
+    assert response.status_code == 413
+    assert response.get_json()["error"] == (
+        "the image is 1200x1800 pixels; the limit is 1,000,000 pixels"
+    )
+    assert storage.client.list_objects_v2(Bucket=settings.bucket).get("KeyCount") == 0
+    assert app.test_client().get("/api/images").get_json()["items"] == []
+
+
+def test_webp_is_accepted_end_to_end(client: FlaskClient, settings: Settings, photo: bytes) -> None:
+    # GIVEN the photo as a WebP (its EXIF orientation kept: upright it is 1800x1200)
+    with PILImage.open(io.BytesIO(photo)) as original:
+        buffer = io.BytesIO()
+        original.save(buffer, "WEBP", quality=80, exif=original.getexif())
+    webp = buffer.getvalue()
+
+    # WHEN it is uploaded and its event delivered
+    created = post_file(client, webp, "cat.webp").get_json()
+    ready = deliver(settings, created["name"], client)
+
+    # THEN it is recognised from its bytes and made into the usual web sizes
+    assert created["content_type"] == "image/webp"
+    assert ready["status"] == "ready", ready
+    assert (ready["width"], ready["height"]) == (1800, 1200)
+    assert {
+        k: (v["width"], v["height"], v["content_type"]) for k, v in ready["variants"].items()
+    } == {
+        "tiny": (90, 60, "image/jpeg"),
+        "large": (300, 200, "image/jpeg"),
+        "monstrous": (600, 400, "image/jpeg"),
+    }
 
 
 def test_wrong_method_is_json_too(client: FlaskClient) -> None:

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageCms, ImageStat
+from PIL import Image, ImageChops, ImageCms, ImageFile, ImageStat
 
 from kitteh import imaging
 from tests.conftest import PHOTOS
@@ -94,11 +94,15 @@ def test_opaque_png_and_palette_gif_become_jpeg() -> None:
 
 def test_cmyk_and_16_bit_images_are_converted() -> None:
     cmyk = encoded(Image.new("CMYK", (900, 600), (0, 255, 255, 0)), "JPEG")
-    red = decoded(imaging.render_variants(cmyk)[0]).convert("RGB").getpixel((300, 200))
-    assert red[0] > 200 and red[1] < 60 and red[2] < 60
+    monstrous = decoded(imaging.render_variants(cmyk)[0])
+    # An RGB JPEG (browsers draw CMYK JPEGs badly, or not at all), and red in it.
+    assert monstrous.mode == "RGB"
+    red = monstrous.getpixel((300, 200))
+    assert isinstance(red, tuple) and red[0] > 200 and red[1] < 60 and red[2] < 60, red
     grey16 = Image.new("I;16", (700, 700), 40000)
     tiny = decoded(imaging.render_variants(encoded(grey16, "PNG"))[2])
-    assert 140 < tiny.convert("L").getpixel((10, 10)) < 170  # 40000/65535 of white
+    assert tiny.mode == "L"
+    assert 140 < tiny.getpixel((10, 10)) < 170  # 40000/65535 of white
 
 
 def test_wide_gamut_profiles_are_converted_to_srgb() -> None:
@@ -152,14 +156,33 @@ def test_unsupported_formats_are_refused() -> None:
         imaging.render_variants(tiff)
 
 
-def test_decompression_bombs_are_refused_before_decoding() -> None:
-    # A tiny PNG that claims 20000x20000 pixels: refused from its header alone.
-    bomb = encoded(Image.new("1", (20_000, 20_000)), "PNG", optimize=True)
+@pytest.fixture
+def decoding_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any pixel decode fail the test (Pillow decodes in ``ImageFile.load``)."""
+
+    def load(self: ImageFile.ImageFile) -> None:
+        raise AssertionError(f"decoded a {self.size} image")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+
+
+def test_decompression_bombs_are_refused_before_decoding(decoding_forbidden: None) -> None:
+    # GIVEN a tiny PNG that claims 9000x6000 pixels: over our limit of 50 million,
+    # but under Pillow's own (89 million), so only Kitteh's check stands in the way
+    bomb = encoded(Image.new("1", (9000, 6000)), "PNG", optimize=True)
     assert len(bomb) < 100_000
+    assert 50_000_000 < 9000 * 6000 < Image.MAX_IMAGE_PIXELS
+
+    # THEN both entry points refuse it from the header, without decoding a pixel
+    for check in (imaging.inspect, imaging.render_variants):
+        with pytest.raises(imaging.TooManyPixels, match="the limit is 50,000,000 pixels"):
+            check(bomb, max_pixels=50_000_000)
+
+
+def test_images_beyond_pillows_own_limit_are_refused_too(decoding_forbidden: None) -> None:
+    bomb = encoded(Image.new("1", (20_000, 20_000)), "PNG", optimize=True)
     with pytest.raises(imaging.TooManyPixels, match="pixels"):
-        imaging.render_variants(bomb, max_pixels=50_000_000)
-    with pytest.raises(imaging.TooManyPixels):
-        imaging.inspect(bomb)  # beyond Pillow's own limit too
+        imaging.inspect(bomb, max_pixels=10**9)
 
 
 def test_truncated_jpeg_is_reported_as_corrupt() -> None:

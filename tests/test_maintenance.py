@@ -9,14 +9,15 @@ from sqlalchemy import update
 
 from handlers.maintenance import handler
 from kitteh import images
-from kitteh.db import session_scope
+from kitteh.db import get_sessionmaker, transaction
 from kitteh.storage import Storage
+from localcloud.runtime import LambdaContext
 from models import Image
-from tests.lambda_events import FakeLambdaContext, load_event
+from tests.lambda_events import load_event
 
 
 def backdate(database_url: str, name: str, hours: float) -> None:
-    with session_scope(database_url) as session:
+    with transaction(database_url) as session:
         session.execute(
             update(Image)
             .where(Image.name == name)
@@ -25,14 +26,15 @@ def backdate(database_url: str, name: str, hours: float) -> None:
 
 
 def status_of(database_url: str, name: str) -> tuple[str, str | None]:
-    with session_scope(database_url) as session:
+    with transaction(database_url) as session:
         image = images.get_image(session, name)
         assert image is not None
         return image.status, image.error
 
 
 def test_abandoned_lost_and_fresh_uploads(storage: Storage, database: str, photo: bytes) -> None:
-    with session_scope(database) as session:
+    # A plain session, as a request has: these calls commit their rows themselves.
+    with get_sessionmaker(database)() as session:
         # GIVEN a presigned upload the browser never sent ...
         abandoned = images.create_presigned_upload(
             session, storage, filename="gone.jpg", content_type="image/jpeg", size=10
@@ -49,7 +51,7 @@ def test_abandoned_lost_and_fresh_uploads(storage: Storage, database: str, photo
     backdate(database, lost, hours=2)
 
     # WHEN the hourly schedule fires
-    result = handler(load_event("scheduled_event.json"), FakeLambdaContext())
+    result = handler(load_event("scheduled_event.json"), LambdaContext())
 
     # THEN the abandoned one fails with a reason, the lost one is processed, the fresh one waits
     assert result == {"ready": [lost], "failed": [abandoned], "pending": []}
@@ -58,4 +60,4 @@ def test_abandoned_lost_and_fresh_uploads(storage: Storage, database: str, photo
     assert status_of(database, lost) == ("ready", None)
     assert status_of(database, fresh) == ("pending", None)
     # Running again finds nothing left to do.
-    assert handler({}, FakeLambdaContext()) == {"ready": [], "failed": [], "pending": []}
+    assert handler({}, LambdaContext()) == {"ready": [], "failed": [], "pending": []}

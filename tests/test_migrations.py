@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, inspect
 
 from handlers.migrate import handler
 from kitteh import migrate
-from tests.lambda_events import FakeLambdaContext
+from localcloud.runtime import LambdaContext
 from tests.postgres import throwaway_database
 
 HEAD = migrate.head_revision()
@@ -39,7 +39,7 @@ def test_migrate_handler_upgrades_from_empty_and_is_idempotent(
     empty_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", empty_database)
-    context = FakeLambdaContext()
+    context = LambdaContext()
 
     first = handler({"command": "handlers.migrate.handler"}, context)
     again = handler({}, context)
@@ -53,10 +53,10 @@ def test_migrate_handler_goes_to_a_given_revision(
     empty_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", empty_database)
-    handler(None, FakeLambdaContext())
-    assert handler({"revision": "base"}, FakeLambdaContext()) == {"from": HEAD, "to": None}
+    handler(None, LambdaContext())
+    assert handler({"revision": "base"}, LambdaContext()) == {"from": HEAD, "to": None}
     assert "images" not in tables(empty_database)
-    assert handler({"revision": HEAD}, FakeLambdaContext()) == {"from": None, "to": HEAD}
+    assert handler({"revision": HEAD}, LambdaContext()) == {"from": None, "to": HEAD}
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_a_failed_migration_keeps_the_last_good_revision(
         monkeypatch.setenv("DATABASE_URL", url)
         # Raised, not returned: `zappa invoke` exits non-zero only on a function error.
         with pytest.raises(migrate.MigrationError) as failed:
-            handler({}, FakeLambdaContext())
+            handler({}, LambdaContext())
         assert failed.value.from_revision is None
         assert failed.value.revision == HEAD  # 0001 committed, 9999 rolled back
         # The message alone says why and where the schema stands (it is all Lambda reports).
@@ -110,26 +110,27 @@ def test_a_failed_migration_keeps_the_last_good_revision(
         assert "doomed" not in columns
 
 
-@pytest.mark.postgres
-def test_concurrent_migrations_are_serialised() -> None:
-    with throwaway_database() as url:
-        results: list[migrate.MigrationResult] = []
-        errors: list[BaseException] = []
+def test_concurrent_migrations_are_serialised(empty_database: str) -> None:
+    # GIVEN four runs of the migrate function starting at once on an empty database
+    results: list[migrate.MigrationResult] = []
+    errors: list[BaseException] = []
 
-        def run() -> None:
-            try:
-                results.append(migrate.upgrade(url))
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
+    def run() -> None:
+        try:
+            results.append(migrate.upgrade(empty_database))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
 
-        threads = [threading.Thread(target=run) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert errors == []
-        # Exactly one run did the work; the others found the schema at head.
-        assert sorted((r.from_revision or "", r.to_revision) for r in results) == [
-            ("", HEAD),
-            *[(HEAD, HEAD)] * 3,
-        ]
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    # THEN exactly one run did the work; the others waited and found the schema at head
+    assert errors == []
+    assert sorted((r.from_revision or "", r.to_revision) for r in results) == [
+        ("", HEAD),
+        *[(HEAD, HEAD)] * 3,
+    ]
+    assert {"images", "variants", "alembic_version"} <= tables(empty_database)

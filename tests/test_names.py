@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy.orm import Session
 
 from kitteh import images, names
-from kitteh.db import session_scope
+from kitteh.db import transaction
 from kitteh.images import NameSpaceExhausted, create_image
 
 
 @pytest.fixture
 def session(database: str) -> Iterator[Session]:
-    with session_scope(database) as session:
+    with transaction(database) as session:
         yield session
 
 
@@ -67,7 +67,7 @@ def test_a_taken_name_is_drawn_again(session: Session, monkeypatch: pytest.Monke
 
     first = create_image(session, original_key="originals/1", original_filename=None)
     second = create_image(session, original_key="originals/2", original_filename=None)
-    session.commit()
+    session.flush()
 
     # The unique constraint on the folded name refused the same name in any case.
     assert (first.name, second.name) == ("JollyAmberSiamese", "CalmTealSphynx")
@@ -75,10 +75,21 @@ def test_a_taken_name_is_drawn_again(session: Session, monkeypatch: pytest.Monke
 
 
 def test_retries_are_bounded(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(names, "generate_name", lambda: "SameOldName")
+    draws: list[str] = []
+
+    def always_the_same_name() -> str:
+        draws.append("SameOldName")
+        if len(draws) > 100:  # fail, rather than hang, if the bound is gone
+            raise AssertionError("create_image kept drawing")
+        return "SameOldName"
+
+    monkeypatch.setattr(names, "generate_name", always_the_same_name)
     create_image(session, original_key="originals/1", original_filename=None)
-    with pytest.raises(NameSpaceExhausted):
+    with pytest.raises(NameSpaceExhausted, match=f"after {images.MAX_NAME_ATTEMPTS} draws"):
         create_image(session, original_key="originals/2", original_filename=None)
+
+    # One draw for the first image, then exactly the bound for the second.
+    assert len(draws) == 1 + images.MAX_NAME_ATTEMPTS == 9
     # The savepoints kept the first image.
     assert images.get_image(session, "SameOldName") is not None
 

@@ -14,7 +14,8 @@ from app import create_app
 from handlers.resize import handler
 from kitteh.config import Settings
 from kitteh.storage import Storage
-from tests.lambda_events import FakeLambdaContext, make_s3_event
+from localcloud.runtime import LambdaContext
+from tests.lambda_events import make_s3_event
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def process_all(settings: Settings, storage: Storage) -> None:
     """Deliver an event for every original in the bucket, as S3 would."""
     listing = storage.client.list_objects_v2(Bucket=settings.bucket)
     keys = [obj["Key"] for obj in listing.get("Contents", [])]
-    handler(make_s3_event(settings.bucket, *keys), FakeLambdaContext())
+    handler(make_s3_event(settings.bucket, *keys), LambdaContext())
 
 
 def test_form_upload_redirects_to_the_image_page(

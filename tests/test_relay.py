@@ -1,4 +1,4 @@
-"""kitteh.relay against moto: S3 -> SQS -> relay -> handler, and what happens on failure."""
+"""localcloud.relay against moto: S3 -> SQS -> relay -> handler, and what happens on failure."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import pytest
 from kitteh.aws import s3_client, sqs_client
 from kitteh.bootstrap import MAX_RECEIVE_COUNT, bootstrap
 from kitteh.config import Settings
-from kitteh.relay import EventRelay, LocalLambdaContext, is_s3_event, lambda_invoker
+from kitteh.events import S3Event
+from localcloud.relay import EventRelay
+from localcloud.runtime import LambdaContext, lambda_invoker
 from tests.lambda_events import load_event
 
 
@@ -148,7 +150,7 @@ def test_event_that_keeps_failing_ends_in_the_dlq(stack: Stack) -> None:
     assert stack.counts(stack.summary["dlq_url"]) == (1, 0)
 
 
-@pytest.mark.parametrize("body", ["not json {", json.dumps({"Records": [{"eventSource": "x"}]})])
+@pytest.mark.parametrize("body", ["not json {", "[1, 2]"])
 def test_unusable_message_is_left_for_the_dlq(stack: Stack, body: str) -> None:
     stack.sqs.send_message(QueueUrl=stack.summary["queue_url"], MessageBody=body)
 
@@ -156,6 +158,17 @@ def test_unusable_message_is_left_for_the_dlq(stack: Stack, body: str) -> None:
 
     assert stack.deliver.events == []
     assert stack.counts() == (0, 1)
+
+
+def test_any_other_json_object_is_delivered_for_the_function_to_judge(stack: Stack) -> None:
+    # As Lambda passes on whatever a queue holds: the resize function refuses it
+    # (MalformedEvent), and the retries take it to the dead-letter queue.
+    body = {"Records": [{"eventSource": "aws:sns"}]}
+    stack.sqs.send_message(QueueUrl=stack.summary["queue_url"], MessageBody=json.dumps(body))
+
+    assert stack.relay.poll_once(wait_seconds=0) == 1
+
+    assert stack.deliver.events == [body]
 
 
 def test_run_delivers_until_stopped(stack: Stack) -> None:
@@ -191,7 +204,7 @@ def test_run_survives_sqs_errors() -> None:
 
 
 def test_lambda_invoker_gives_each_invocation_a_fresh_context() -> None:
-    contexts: list[LocalLambdaContext] = []
+    contexts: list[LambdaContext] = []
     deliver = lambda_invoker(
         lambda event, context: contexts.append(context), function_name="resize"
     )
@@ -207,4 +220,5 @@ def test_lambda_invoker_gives_each_invocation_a_fresh_context() -> None:
 
 
 def test_localstack_sample_event_is_an_s3_event() -> None:
-    assert is_s3_event(load_event("localstack_object_created.json"))
+    event = S3Event.from_dict(load_event("localstack_object_created.json"))
+    assert [record.is_object_created for record in event.records] == [True]

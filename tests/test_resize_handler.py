@@ -13,23 +13,25 @@ from sqlalchemy import select
 from handlers.resize import handler
 from kitteh import images
 from kitteh.config import Settings
-from kitteh.db import session_scope
+from kitteh.db import get_sessionmaker, transaction
 from kitteh.queues import BatchIncomplete
 from kitteh.storage import Storage
+from localcloud.runtime import LambdaContext
 from models import Image
-from tests.lambda_events import FakeLambdaContext, load_event, make_s3_event, make_sqs_event
+from tests.lambda_events import load_event, make_s3_event, make_sqs_event
+from tests.pictures import assert_upright
 
-CONTEXT = FakeLambdaContext()
+CONTEXT = LambdaContext()
 
 
 def put_original(storage: Storage, data: bytes, filename: str = "cat.jpg") -> Image:
-    """Register and store an original the way the form upload does."""
-    with session_scope(storage.settings.database_url) as session:
+    """Register and store an original the way the form upload does, in a request's session."""
+    with get_sessionmaker(storage.settings.database_url)() as session:
         return images.upload_original(session, storage, stream=io.BytesIO(data), filename=filename)
 
 
 def reload(settings: Settings, name: str) -> Image:
-    with session_scope(settings.database_url) as session:
+    with transaction(settings.database_url) as session:
         image = images.get_image(session, name)
         assert image is not None
         return image
@@ -63,6 +65,7 @@ def test_s3_event_makes_three_upright_variants(ready_storage: Storage, photo: by
         assert len(body) == variant.bytes
         assert PILImage.open(io.BytesIO(body)).size == (variant.width, variant.height)
         assert variant.key.startswith(settings.variants_prefix)
+        assert_upright(body, photo)
 
 
 def test_running_twice_gives_the_same_result(ready_storage: Storage, photo: bytes) -> None:
@@ -143,7 +146,7 @@ def test_test_events_and_variant_keys_are_ignored(ready_storage: Storage) -> Non
     assert handler(load_event("s3_test_event.json"), CONTEXT) == {"processed": []}
     variant_event = make_s3_event(settings.bucket, f"{settings.variants_prefix}x/tiny.jpg")
     assert handler(variant_event, CONTEXT)["processed"][0]["status"] == "ignored"
-    with session_scope(settings.database_url) as session:
+    with transaction(settings.database_url) as session:
         assert session.scalars(select(Image)).all() == []
 
 
@@ -195,7 +198,7 @@ def test_original_over_the_size_limit_fails(
     ready_storage: Storage, photo: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     image = put_original(ready_storage, photo)
-    monkeypatch.setenv("MAX_CONTENT_LENGTH", "1000")
+    monkeypatch.setenv("KITTEH_MAX_UPLOAD_BYTES", "1000")
     (outcome,) = handler(make_s3_event(ready_storage.settings.bucket, image.original_key), CONTEXT)[
         "processed"
     ]

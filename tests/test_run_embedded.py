@@ -19,6 +19,7 @@ import requests
 from PIL import Image
 
 from tests.conftest import PHOTOS
+from tests.pictures import assert_upright
 from tests.running_app import running_app, wait_until_processed
 
 PHOTO_PATHS = sorted(PHOTOS.glob("*.jpg"))
@@ -26,7 +27,7 @@ PHOTO_PATHS = sorted(PHOTOS.glob("*.jpg"))
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("run") / "kitteh-local.log"
+    log = tmp_path_factory.mktemp("run") / "make-run.log"
     with running_app(log, {"KITTEH_STACK": "embedded"}) as url:
         yield url
 
@@ -104,6 +105,8 @@ def test_every_photo_ends_ready_and_upright(base_url: str, how: str, path: Path)
         assert served.status_code == 200
         assert served.headers["Content-Type"] == "image/jpeg"
         assert Image.open(io.BytesIO(served.content)).size == size
+        if kind != "tiny":  # 90 px is too few to tell a mirror by the mean
+            assert_upright(served.content, path)
     page = requests.get(f"{base_url}/{name}Kitty", timeout=10).text
     assert page.count("data-variant=") == 3
 

@@ -22,9 +22,10 @@ from handlers.resize import handler
 from kitteh import images, queues
 from kitteh.aws import sqs_client
 from kitteh.config import Settings
-from kitteh.db import session_scope
+from kitteh.db import get_sessionmaker, transaction
 from kitteh.storage import Storage
-from tests.lambda_events import FakeLambdaContext, make_s3_event
+from localcloud.runtime import LambdaContext
+from tests.lambda_events import make_s3_event
 
 Invoke = Callable[[dict[str, Any]], Any]
 
@@ -99,19 +100,20 @@ def still_queued(sqs: Any, url: str) -> list[str]:
 
 
 def upload(storage: Storage, photo: bytes) -> images.Image:
-    with session_scope(storage.settings.database_url) as session:
+    """Store an original the way the form upload does, in a request's session."""
+    with get_sessionmaker(storage.settings.database_url)() as session:
         return images.upload_original(session, storage, stream=io.BytesIO(photo), filename="a.jpg")
 
 
 def status_of(settings: Settings, name: str) -> str:
-    with session_scope(settings.database_url) as session:
+    with transaction(settings.database_url) as session:
         image = images.get_image(session, name)
         assert image is not None
         return image.status
 
 
 def invoke_resize(event: dict[str, Any]) -> Any:
-    return handler(event, FakeLambdaContext())
+    return handler(event, LambdaContext())
 
 
 @pytest.mark.parametrize("report_batch_item_failures", [False, True], ids=["off", "on"])

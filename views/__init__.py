@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from kitteh.config import Settings
 from kitteh.db import get_sessionmaker
+from kitteh.imaging import VARIANT_KINDS
 from kitteh.storage import Storage
-from models import VARIANT_KINDS, Image, ImageStatus
+from models import Image, ImageStatus
 
 
 def get_settings() -> Settings:

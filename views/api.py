@@ -47,15 +47,13 @@ def create_upload() -> tuple[Any, int, dict[str, str]]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, 'send a JSON object: {"filename", "content_type", "size"}')
-    session = get_session()
     upload = images.create_presigned_upload(
-        session,
+        get_session(),
         get_storage(),
         filename=body.get("filename"),
         content_type=body.get("content_type"),
         size=body.get("size"),
     )
-    session.commit()
     document = image_resource(upload.image)
     document.update(url=upload.url, fields=upload.fields)
     return _created(upload.image, document)

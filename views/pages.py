@@ -11,8 +11,8 @@ from werkzeug.wrappers import Response
 
 from kitteh import images
 from kitteh.health import check_health
-from kitteh.imaging import ImageError
-from models import VARIANT_KINDS, Image, ImageStatus
+from kitteh.imaging import VARIANT_KINDS, ImageError
+from models import Image, ImageStatus
 from views import get_session, get_settings, get_storage, page_slug
 
 bp = Blueprint("pages", __name__)

@@ -1,6 +1,6 @@
 """Fixtures for the real-browser tests: Debian's Chromium driven by Playwright, and the app.
 
-The app runs exactly as ``make run`` starts it (``python -m kitteh.local``, as a
+The app runs exactly as ``make run`` starts it (``python -m localcloud.run``, as a
 subprocess), so the browser sees what a developer's browser sees: the form post
 with its CSRF token, the presigned POST straight to the S3 endpoint (a CORS
 preflight included), and the image page that polls until the resize function
@@ -59,7 +59,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="package")
 def embedded_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``make run``'s default stack, for this folder's tests."""
-    log = tmp_path_factory.mktemp("browser-embedded") / "kitteh-local.log"
+    log = tmp_path_factory.mktemp("browser-embedded") / "make-run.log"
     with running_app(log, {"KITTEH_STACK": "embedded"}) as url:
         yield url
 
@@ -69,12 +69,12 @@ def localstack_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The LocalStack stack, which (unlike moto) enforces presigned-POST policies and CORS.
 
     It gets a throwaway database and a bucket and queues of its own, so that it can
-    share a running LocalStack with other tests; kitteh.local reuses one that
+    share a running LocalStack with other tests; localcloud.run reuses one that
     answers on 4566 and otherwise starts it (and stops it on exit).
     """
     suffix = uuid.uuid4().hex[:10]
     bucket, queue = f"kitteh-browser-{suffix}", f"kitteh-browser-{suffix}"
-    log = tmp_path_factory.mktemp("browser-localstack") / "kitteh-local.log"
+    log = tmp_path_factory.mktemp("browser-localstack") / "make-run.log"
     with throwaway_database("kitteh_browser") as database_url:
         env = {
             "KITTEH_STACK": "localstack",

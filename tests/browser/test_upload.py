@@ -4,22 +4,21 @@ The HTTP-level suites cannot see whether upload.js picks the direct-to-S3 path,
 whether the browser's CORS preflight to the bucket passes, whether processing.js
 turns a pending page into a ready one, or whether the variants actually load and
 show the picture the right way up. These tests drive Chromium through each of
-those, against ``python -m kitteh.local`` as ``make run`` starts it.
+those, against ``python -m localcloud.run`` as ``make run`` starts it.
 """
 
 from __future__ import annotations
 
 import re
-from io import BytesIO
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from PIL import Image, ImageChops, ImageOps
 from playwright.sync_api import Page, Request, expect
 
 from tests.conftest import PHOTOS
+from tests.pictures import assert_upright
 
 pytestmark = pytest.mark.browser
 
@@ -79,29 +78,6 @@ def statuses_seen(page: Page) -> list[str]:
     return list(page.evaluate("JSON.parse(sessionStorage.getItem('kittehStatuses') || '[]')"))
 
 
-def orientation_distances(shown: Image.Image, original: Path) -> dict[str, float]:
-    """Mean pixel distance of what the browser drew to the upright photo and to its mistakes.
-
-    A variant that ignored the EXIF turn would be landscape (the size check catches
-    that); these are the portrait-shaped mistakes: upside down, mirrored, flipped.
-    """
-    upright = ImageOps.exif_transpose(Image.open(original))
-    candidates = {
-        "upright": upright,
-        "upside down": upright.rotate(180),
-        "mirrored": ImageOps.mirror(upright),
-        "flipped": ImageOps.flip(upright),
-    }
-    box = (48, 72)
-    seen = shown.convert("L").resize(box)
-    distances = {}
-    for label, candidate in candidates.items():
-        difference = ImageChops.difference(seen, candidate.convert("L").resize(box))
-        histogram = difference.histogram()
-        distances[label] = sum(i * n for i, n in enumerate(histogram)) / (box[0] * box[1])
-    return distances
-
-
 @pytest.fixture(scope="package")
 def uploaded() -> dict[str, list[str]]:
     """Names of the images the tests made ready, per app URL, for the gallery test."""
@@ -123,10 +99,7 @@ def test_form_upload_becomes_ready_by_itself_and_upright(
         assert statuses == ["pending", "ready"], "processing.js should reload exactly once"
     expect(page.locator("h1")).to_have_text(name)
 
-    shot = Image.open(BytesIO(page.locator("img[data-variant=monstrous]").screenshot()))
-    distances = orientation_distances(shot, PORTRAIT)
-    assert min(distances, key=distances.__getitem__) == "upright", distances
-    assert distances["upright"] < 10, distances
+    assert_upright(page.locator("img[data-variant=monstrous]").screenshot(), PORTRAIT)
     uploaded.setdefault(app_url, []).append(name)
 
 

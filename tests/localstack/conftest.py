@@ -17,59 +17,36 @@ start them.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from kitteh.bootstrap import VISIBILITY_TIMEOUT, bootstrap
-from kitteh.config import Settings
+from kitteh.bootstrap import VISIBILITY_TIMEOUT
 from kitteh.db import get_engine
 from kitteh.migrate import upgrade
-from kitteh.relay import EventRelay
-from kitteh.storage import get_storage
+from localcloud.harness import environment, localstack_problem, stack_environment
 from tests.localstack.stack import Stack
 from tests.postgres import throwaway_database
 
-#: Where LocalStack answers; ``make test`` starts it there when nothing does.
-ENDPOINT = os.environ.get("KITTEH_TEST_LOCALSTACK_URL", "http://127.0.0.1:4566")
 HOW_TO_START = (
     "run the suite with `make test` (it starts LocalStack), or start it with "
     "`localstack/start.sh` first"
 )
 #: Real photos shared by the projects' tests (CI checks them out next to this repository).
 PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "photos"
-#: Long-poll of the relay thread: short, so that the package's teardown is quick.
-RELAY_WAIT_SECONDS = 1
 
 
 @pytest.fixture(scope="package")
 def localstack() -> None:
     """Fail (never skip) with the way out when LocalStack's S3 and SQS do not answer."""
-    try:
-        health = requests.get(f"{ENDPOINT}/_localstack/health", timeout=3).json()
-    except requests.ConnectionError:
-        health = None  # failed outside the handler, so the report has no exception chain
-    except (requests.RequestException, ValueError) as exc:
-        health = {"error": repr(exc)}
-    if not isinstance(health, dict) or "error" in health:
-        reason = health["error"] if health else "nothing answers"
-        pytest.fail(
-            f"LocalStack is not reachable at {ENDPOINT} ({reason}); {HOW_TO_START}.", pytrace=False
-        )
-    services = health.get("services", {})
-    down = [s for s in ("s3", "sqs") if services.get(s) not in ("running", "available")]
-    if down:
-        pytest.fail(
-            f"LocalStack at {ENDPOINT} does not run {', '.join(down)}; {HOW_TO_START}.",
-            pytrace=False,
-        )
+    problem = localstack_problem()
+    if problem:
+        pytest.fail(f"{problem}; {HOW_TO_START}.", pytrace=False)
 
 
 @pytest.fixture(scope="package")
@@ -82,50 +59,12 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="package")
-def stack(
-    localstack: None, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
+def stack(localstack: None, database_url: str) -> Iterator[Stack]:
     """Environment, bootstrap and a running relay for the package; all undone after it."""
     run = f"kitteh-it-{uuid.uuid4().hex[:10]}"
-    home = tmp_path_factory.mktemp("aws")
-    with pytest.MonkeyPatch.context() as env:
-        for name in (
-            "AWS_PROFILE",
-            "AWS_SESSION_TOKEN",
-            "AWS_REGION",
-            "AWS_LAMBDA_FUNCTION_NAME",
-            "KITTEH_VARIANTS_BUCKET",
-            "KITTEH_PUBLIC_ENDPOINT_URL",
-            "KITTEH_MEDIA_BASE_URL",
-            "MAX_CONTENT_LENGTH",
-            "KITTEH_MAX_PIXELS",
-        ):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_CONFIG_FILE", str(home / "config"))
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
-        # LocalStack derives the account from the key: "test" is its default account,
-        # which the queue policy written by the bootstrap names.
-        env.setenv("AWS_ACCESS_KEY_ID", "test")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "test")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.setenv("AWS_ENDPOINT_URL", ENDPOINT)
-        env.setenv("KITTEH_BUCKET", run)
-        env.setenv("KITTEH_QUEUE", run)
-        env.setenv("DATABASE_URL", database_url)
-        env.setenv("SECRET_KEY", "localstack-integration-tests")
-        get_storage.cache_clear()
-        settings = Settings.from_env()
-
-        stack = Stack(settings, bootstrap(settings))
-        relay = EventRelay(stack.sqs, stack.queue_url, stack.invoker)
-        try:
-            with relay.running(wait_seconds=RELAY_WAIT_SECONDS):
-                # Setting up the notification made S3 send an s3:TestEvent; let it pass.
-                stack.wait_until_queues_empty(timeout=10)
-                yield stack
-        finally:
-            stack.remove()
-            get_storage.cache_clear()
+    env = stack_environment(run) | {"DATABASE_URL": database_url}
+    with environment(env), Stack.running() as stack:
+        yield stack
 
 
 @pytest.fixture(scope="package")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import io
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import pytest
 import requests
 from flask.testing import FlaskClient
 from PIL import Image as PILImage
 
+from kitteh.imaging import VARIANT_KINDS
 from kitteh.storage import VARIANT_CACHE_CONTROL
-from models import VARIANT_KINDS
+from localcloud.harness import wait_for
 
 #: How long an upload may take to become ready or failed: generous for a loaded CI
 #: machine, while a healthy run takes about a second.
@@ -23,24 +22,6 @@ PROCESSING_TIMEOUT = 30
 #: 1200×1800 (portrait) once their EXIF orientation is applied.
 LANDSCAPE = {"monstrous": (600, 400), "large": (300, 200), "tiny": (90, 60)}
 PORTRAIT = {kind: (height, width) for kind, (width, height) in LANDSCAPE.items()}
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float, what: str | Callable[[], str]) -> Any:
-    """Poll ``condition`` until it returns something truthy, and return that.
-
-    Events travel S3 → SQS → relay → handler asynchronously, so the tests wait for
-    outcomes instead of sleeping a fixed time. ``what`` names the outcome in the failure;
-    a callable is asked only then, so it can describe the state at the time out.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            described = what() if callable(what) else what
-            pytest.fail(f"timed out after {timeout:g} s waiting for {described}", pytrace=False)
-        time.sleep(0.1)
 
 
 def get_resource(client: FlaskClient, name: str) -> dict[str, Any]:

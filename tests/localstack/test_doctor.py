@@ -21,7 +21,7 @@ from kitteh import doctor
 from kitteh.aws import s3_client, sqs_client
 from kitteh.bootstrap import bootstrap
 from kitteh.migrate import upgrade
-from tests.localstack.conftest import ENDPOINT
+from localcloud.harness import LOCALSTACK_URL as ENDPOINT
 from tests.postgres import throwaway_database
 from tests.test_doctor import BREAKERS, NOT_APPLICABLE, ORIGIN, Stack
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from kitteh.local import localstack_answers
+from localcloud.harness import localstack_problem
 from tests.package.build import (
     PACKAGE_VENV,
     BuildFailed,
@@ -117,7 +117,7 @@ def photo() -> bytes:
 @pytest.fixture(scope="session")
 def localstack() -> Iterator[str]:
     """LocalStack's endpoint; started (and stopped afterwards) only if it was not up."""
-    if localstack_answers():
+    if localstack_problem() is None:
         yield LOCALSTACK
         return
     started = subprocess.run(

@@ -14,37 +14,35 @@ Like a warm container it imports ``handler`` once and serves events one after th
 other: one JSON request per line on stdin, one JSON reply per line on stdout.
 Everything the package prints (Zappa's access log, "Instancing..") goes to
 stderr, the container's log. This file imports nothing but the standard library
-until the package is on the path.
+until the package is on the path; the context object is the local cloud's own
+(``localcloud/runtime.py``, standard library only), loaded from its file so that
+nothing of the project's tree lands on ``sys.path``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
 import time
 import traceback
-import uuid
+from pathlib import Path
 from typing import Any
 
+RUNTIME_MODULE = Path(__file__).resolve().parents[2] / "localcloud" / "runtime.py"
 
-class FakeContext:
-    """The attributes of Lambda's context object that Zappa and Kitteh read."""
 
-    def __init__(self, function_name: str, memory_mb: int, timeout_s: int) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = memory_mb
-        self.invoked_function_arn = (
-            f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}"
-        )
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + timeout_s
+def _load_runtime() -> Any:
+    spec = importlib.util.spec_from_file_location("local_lambda_runtime", RUNTIME_MODULE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses looks its module up while building
+    spec.loader.exec_module(module)
+    return module
 
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+LambdaContext = _load_runtime().LambdaContext
 
 
 def _origins(names: list[str]) -> dict[str, str | None]:
@@ -64,10 +62,10 @@ def _serve(request: dict[str, Any], handler: Any) -> dict[str, Any]:
         if "origins" in request:
             result: Any = _origins(request["origins"])
         else:
-            context = FakeContext(
-                os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "kitteh-dev"),
-                int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")),
-                int(request.get("timeout", 60)),
+            context = LambdaContext(
+                function_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "kitteh-dev"),
+                memory_limit_in_mb=int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")),
+                timeout_seconds=int(request.get("timeout", 60)),
             )
             result = handler.lambda_handler(request["event"], context)
     except Exception as exc:  # what Lambda reports as a function error

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import csv
+import io
 import os
 import re
 import zipfile
@@ -24,7 +27,18 @@ MAX_ZIPPED_BYTES = 25 * 2**20
 #: Amazon Linux 2, under Lambda's python3.11: glibc 2.26, libstdc++ of GCC 7.
 MAX_GLIBC = (2, 26)
 MAX_GLIBCXX = (3, 4, 24)
-NEVER_SHIPPED = ("tests/", "bench/", "docs/", "localstack/", "scripts/", "instance/", ".venv/")
+NEVER_SHIPPED = (
+    "tests/",
+    "bench/",
+    "docs/",
+    "localstack/",
+    "localcloud/",
+    "scripts/",
+    "instance/",
+    ".venv/",
+)
+#: What stands in for AWS on a developer's machine; no shipped module may import it.
+LOCAL_ONLY = {"localcloud", "moto", "tests", "bench"}
 TEST_TOOLS = {"pytest", "moto", "ruff", "mypy", "coverage", "pluggy", "iniconfig"}
 
 
@@ -88,6 +102,39 @@ def test_no_tests_tools_caches_or_secrets(package_zip: Path) -> None:
     assert not [n for n in names if n.split("/")[-1].startswith(".env")]
     for module in ("app.py", "handler.py", "zappa_settings.py", "kitteh/config.py"):
         assert module in names
+
+
+def _project_modules(archive: zipfile.ZipFile) -> list[str]:
+    """The zip's Python files that no installed distribution's RECORD claims: ours and Zappa's."""
+    owned = {
+        row[0]
+        for name in archive.namelist()
+        if name.endswith(".dist-info/RECORD")
+        for row in csv.reader(io.TextIOWrapper(archive.open(name), "utf-8"))
+    }
+    return [n for n in archive.namelist() if n.endswith(".py") and n not in owned]
+
+
+def _imported_tops(source: bytes) -> set[str]:
+    tops = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            tops |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            tops.add(node.module.split(".")[0])
+    return tops
+
+
+def test_the_local_cloud_never_ships(package_zip: Path) -> None:
+    # GIVEN the package's own modules (the project's and Zappa's handler)
+    with zipfile.ZipFile(package_zip) as archive:
+        modules = _project_modules(archive)
+        imports = {name: _imported_tops(archive.read(name)) for name in modules}
+
+    # THEN the local cloud is not in it, and nothing in it imports moto or the local cloud
+    assert "app.py" in modules and "kitteh/images.py" in modules and "handler.py" in modules
+    assert not [name for name in modules if name.startswith("localcloud/")]
+    assert {name: tops & LOCAL_ONLY for name, tops in imports.items() if tops & LOCAL_ONLY} == {}
 
 
 def _max_version(data: bytes, symbol: bytes) -> tuple[int, ...]:

@@ -10,6 +10,8 @@ message is deleted only once the handler has returned. A failure simply leaves i
 for SQS to show again after the visibility timeout and, after a few receives, to
 move to the dead-letter queue (see :mod:`kitteh.bootstrap`). At-least-once, as on
 AWS, so the handler must be idempotent there too.
+
+Run it on its own with ``make relay`` (``python -m localcloud.relay``).
 """
 
 from __future__ import annotations
@@ -19,18 +21,20 @@ import logging
 import signal
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kitteh.aws import sqs_client
 from kitteh.config import Settings
+from kitteh.events import MalformedEvent, S3Event
+from localcloud.runtime import Deliver, lambda_invoker
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 log = logging.getLogger(__name__)
-
-Deliver = Callable[[dict[str, Any]], object]
 
 #: SQS hands out at most ten messages per receive.
 MAX_MESSAGES = 10
@@ -40,80 +44,10 @@ RUN_WAIT_SECONDS = 2
 MAX_BACKOFF_SECONDS = 30.0
 
 
-@dataclass
-class LocalLambdaContext:
-    """Stand-in for the context object Lambda passes to a handler.
-
-    It carries the attributes handlers and AWS Lambda Powertools read, with one
-    fresh ``aws_request_id`` per invocation, and a deadline so that
-    :meth:`get_remaining_time_in_millis` counts down as it does on Lambda.
-    """
-
-    function_name: str = "kitteh-resize"
-    memory_limit_in_mb: int = 1024
-    #: The function's timeout; kept below the queue's visibility timeout.
-    timeout_seconds: float = 60.0
-    region: str = "us-east-1"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = ""
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    identity: object | None = None
-    client_context: object | None = None
-    _deadline: float = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
-        if not self.invoked_function_arn:
-            self.invoked_function_arn = (
-                f"arn:aws:lambda:{self.region}:000000000000:function:{self.function_name}"
-            )
-        if not self.log_group_name:
-            self.log_group_name = f"/aws/lambda/{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before Lambda would have stopped this invocation."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def lambda_invoker(handler: Callable[[dict[str, Any], Any], object], **context: Any) -> Deliver:
-    """Bind ``handler`` to a fresh :class:`LocalLambdaContext` per invocation.
-
-    ``context`` holds the context's fields (``function_name``, ``timeout_seconds``…).
-    """
-
-    def deliver(event: dict[str, Any]) -> object:
-        return handler(event, LocalLambdaContext(**context))
-
-    return deliver
-
-
-def is_test_event(body: object) -> bool:
-    """True for the ``s3:TestEvent`` S3 sends when a notification is configured."""
-    return isinstance(body, dict) and body.get("Event") == "s3:TestEvent"
-
-
-def is_s3_event(body: object) -> bool:
-    """True for an S3 event notification: a ``Records`` list of ``aws:s3`` records."""
-    if not isinstance(body, dict):
-        return False
-    records = body.get("Records")
-    return (
-        isinstance(records, list)
-        and bool(records)
-        and all(isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records)
-    )
-
-
-def _object_keys(event: dict[str, Any]) -> list[str]:
-    return [str(r.get("s3", {}).get("object", {}).get("key")) for r in event["Records"]]
-
-
 class EventRelay:
     """Receive S3 events from an SQS queue and hand each to ``deliver``."""
 
-    def __init__(self, sqs: Any, queue_url: str, deliver: Deliver) -> None:
+    def __init__(self, sqs: SQSClient, queue_url: str, deliver: Deliver) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self.deliver = deliver
@@ -135,25 +69,30 @@ class EventRelay:
             self._handle(message)
         return len(messages)
 
-    def _handle(self, message: dict[str, Any]) -> None:
+    def _handle(self, message: MessageTypeDef) -> None:
         message_id = message.get("MessageId")
         receives = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
         try:
             body = json.loads(message.get("Body", ""))
         except ValueError:
+            body = None
+        if not isinstance(body, dict):
             # Left in the queue on purpose: after the redrive policy's receives it
             # lands in the dead-letter queue, where someone can look at it.
             log.error("relay.unreadable message_id=%s receives=%s", message_id, receives)
             return
-        if is_test_event(body):
+        try:
+            event: S3Event | None = S3Event.from_dict(body)
+        except MalformedEvent:
+            # Delivered all the same: Lambda passes on whatever the queue holds, and the
+            # function's refusal sends it round the retries to the dead-letter queue.
+            event = None
+        if event is not None and event.is_test_event:
             log.info("relay.test_event message_id=%s bucket=%s", message_id, body.get("Bucket"))
             self._delete(message)
             return
-        if not is_s3_event(body):
-            log.error("relay.not_s3_event message_id=%s receives=%s", message_id, receives)
-            return
+        keys = event.keys if event is not None else []
 
-        keys = _object_keys(body)
         started = time.monotonic()
         try:
             self.deliver(body)
@@ -172,7 +111,7 @@ class EventRelay:
             elapsed_ms,
         )
 
-    def _delete(self, message: dict[str, Any]) -> None:
+    def _delete(self, message: MessageTypeDef) -> None:
         self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     @contextmanager

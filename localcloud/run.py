@@ -1,4 +1,4 @@
-"""``make run``: the whole Kitteh flow on one machine, in one command.
+"""``make run`` (``python -m localcloud.run``): the whole Kitteh flow on one machine, one command.
 
 Two stacks, chosen by ``KITTEH_STACK``:
 
@@ -28,17 +28,17 @@ import socket
 import subprocess
 import sys
 import threading
-import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 from kitteh.logs import configure_logging
+from localcloud.harness import LOCALSTACK_URL, localstack_problem
+from localcloud.postgres import ensure_database
 
-log = logging.getLogger("kitteh.local")
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCALSTACK_URL = "http://127.0.0.1:4566"
 DEFAULT_LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/kitteh"
 
 #: Fake credentials: local endpoints accept any, and a developer's real AWS keys
@@ -82,50 +82,23 @@ def start_embedded(cleanup: ExitStack) -> dict[str, str]:
     database.parent.mkdir(exist_ok=True)
     database.unlink(missing_ok=True)
     cleanup.callback(database.unlink, missing_ok=True)
+    # kitteh.migrate serialises SQLite migrations with a lock file beside the database.
+    cleanup.callback(Path(f"{database}.migrate-lock").unlink, missing_ok=True)
     endpoint = f"http://127.0.0.1:{port}"
     log.info("embedded S3 + SQS (moto) at %s; SQLite at %s", endpoint, database)
     return {"AWS_ENDPOINT_URL": endpoint, "DATABASE_URL": f"sqlite:///{database}"}
 
 
-def localstack_answers() -> bool:
-    try:
-        with urllib.request.urlopen(f"{LOCALSTACK_URL}/_localstack/health", timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def start_localstack(cleanup: ExitStack) -> dict[str, str]:
     """Use the LocalStack on 127.0.0.1:4566, starting it (and stopping it later) if needed."""
-    if localstack_answers():
+    if localstack_problem() is None:
         log.info("using the LocalStack already running at %s", LOCALSTACK_URL)
     else:
         subprocess.run([str(ROOT / "localstack" / "start.sh")], check=True)
         cleanup.callback(subprocess.run, [str(ROOT / "localstack" / "stop.sh")], check=False)
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_LOCAL_POSTGRES
-    ensure_postgres_database(database_url)
+    ensure_database(database_url)
     return {"AWS_ENDPOINT_URL": LOCALSTACK_URL, "DATABASE_URL": database_url}
-
-
-def ensure_postgres_database(database_url: str) -> None:
-    """Create the database named in ``database_url`` if the server lacks it."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql" or not url.database:
-        return
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            exists = connection.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
-            ).first()
-            if not exists:
-                connection.execute(text(f'CREATE DATABASE "{url.database}"'))
-                log.info("created database %s", url.database)
-    finally:
-        admin.dispose()
 
 
 STACKS: dict[str, Callable[[ExitStack], dict[str, str]]] = {
@@ -147,9 +120,10 @@ def run(stack: str, host: str, port: int) -> None:
         from kitteh.aws import sqs_client
         from kitteh.bootstrap import bootstrap
         from kitteh.config import Settings
-        from kitteh.relay import EventRelay, LocalLambdaContext, lambda_invoker
+        from localcloud.relay import EventRelay
+        from localcloud.runtime import LambdaContext, lambda_invoker
 
-        log.info("migrate: %s", migrate.handler({}, LocalLambdaContext(function_name="migrate")))
+        log.info("migrate: %s", migrate.handler({}, LambdaContext(function_name="migrate")))
         settings = Settings.from_env()
         origin = f"http://{host}:{port}"
         summary = bootstrap(settings, app_origins=[origin, f"http://localhost:{port}"])
