@@ -12,12 +12,13 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from cli import kitteh_command
 from kitteh.config import Settings
+from kitteh.images import too_large_message
 from kitteh.logs import configure_logging
 from kitteh.storage import Storage
 from views import api, close_session, pages
@@ -80,7 +81,11 @@ def _wants_json() -> bool:
 def _http_error(error: HTTPException) -> Any:
     code = error.code or 500
     description = error.description or error.name
-    if code >= 500:
+    if code == 413:
+        # Werkzeug refuses an oversized body before any view runs; its stock
+        # sentence would not name the limit that the core's refusals name.
+        description = too_large_message(current_app.extensions["kitteh.settings"])
+    elif code >= 500:
         description = "something went wrong on our side; please try again"
     if _wants_json():
         return jsonify(error=description), code

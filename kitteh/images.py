@@ -129,7 +129,7 @@ def upload_original(
     if not data:
         raise Rejected("the file is empty")
     if len(data) > storage.settings.max_upload_bytes:
-        raise Rejected(_too_large(storage.settings), 413)
+        raise Rejected(too_large_message(storage.settings), 413)
     info = imaging.inspect(data, max_pixels=storage.settings.max_pixels)
     image = create_image(
         session,
@@ -182,7 +182,7 @@ def create_presigned_upload(
     if size <= 0:
         raise Rejected("the file is empty")
     if size > storage.settings.max_upload_bytes:
-        raise Rejected(_too_large(storage.settings), 413)
+        raise Rejected(too_large_message(storage.settings), 413)
     image = create_image(
         session,
         original_key=storage.new_original_key(),
@@ -218,7 +218,7 @@ def process_original(session: Session, storage: Storage, key: str) -> Image:
         return _fail(image, "the original is no longer in storage")
     image.bytes = original.size
     if original.size > settings.max_upload_bytes:
-        return _fail(image, _too_large(settings))
+        return _fail(image, too_large_message(settings))
 
     try:
         info = imaging.inspect(original.data, max_pixels=settings.max_pixels)
@@ -354,5 +354,18 @@ def _clean_filename(filename: str | None) -> str | None:
     return printable[:MAX_FILENAME_LENGTH] or None
 
 
-def _too_large(settings: Settings) -> str:
-    return f"the file is larger than the {settings.max_upload_bytes / 1024 / 1024:g} MB limit"
+def too_large_message(settings: Settings) -> str:
+    """Say that a file is over the upload limit, in the same words on every way in."""
+    return f"the file is larger than the {format_bytes(settings.max_upload_bytes)} limit"
+
+
+def format_bytes(count: int) -> str:
+    """Write a byte count as people read it: ``25 MB``, ``340 KB``, ``1.5 MB`` (units of 1024)."""
+    if count < 1024:
+        return f"{count} bytes"
+    size, unit = count / 1024, "KB"
+    for larger in ("MB", "GB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, larger
+    return f"{size:.1f}".removesuffix(".0") + f" {unit}"

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from kitteh import images
@@ -44,6 +45,13 @@ def upload() -> Response | tuple[str, int]:
     except (images.Rejected, ImageError) as exc:
         return _form_error(f"That upload did not work: {exc.reason}.", exc.status_code)
     return redirect(url_for("pages.image_page", slug=page_slug(image)), 303)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
+    """A body over Flask's limit, refused before the view ran: the form says so like the core."""
+    reason = images.too_large_message(get_settings())
+    return _form_error(f"That upload did not work: {reason}.", 413)
 
 
 @bp.get("/healthz")
