@@ -95,10 +95,14 @@ def variant_url(image: Image, kind: str) -> str | None:
 
 
 @bp.get("/<slug>")
-def image_page(slug: str) -> str:
+def image_page(slug: str) -> str | Response:
+    """An image's page, at one address: other cases and the plain name redirect there."""
     image = images.find_by_page_slug(get_session(), slug)
     if image is None:
         abort(404)
+    if slug != page_slug(image):
+        # One URL per page, so shared links, caches and search engines agree.
+        return redirect(url_for("pages.image_page", slug=page_slug(image)), 301)
     return render_template("image.html", image=image, kinds=VARIANT_KINDS)
 
 
