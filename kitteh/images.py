@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kitteh import imaging, names
+from kitteh import imaging, names, tokens
 from kitteh.config import Settings
 from kitteh.db import commit_before_object_exists
 from kitteh.storage import ObjectMissing, Storage
@@ -75,8 +75,11 @@ def create_image(
     width: int | None = None,
     height: int | None = None,
     size: int | None = None,
+    delete_token: str | None = None,
 ) -> Image:
     """Insert a pending image under a fresh memorable name.
+
+    Only the hash of ``delete_token`` is stored (:mod:`kitteh.tokens`).
 
     Uniqueness is the database's job: we insert and, if the unique constraint on
     the folded name refuses, draw again inside a savepoint. Checking first and
@@ -96,6 +99,7 @@ def create_image(
             width=width,
             height=height,
             bytes=size,
+            delete_token_hash=tokens.hash_delete_token(delete_token) if delete_token else None,
         )
         try:
             with session.begin_nested():
@@ -115,8 +119,12 @@ def upload_original(
     *,
     stream: IO[bytes],
     filename: str | None,
+    delete_token: str | None = None,
 ) -> Image:
     """Accept an original through the app (form or API) and store it.
+
+    ``delete_token`` (:func:`kitteh.tokens.new_delete_token`) is what its uploader
+    will delete it with; only its hash is kept.
 
     The bytes are identified from their content before anything is stored; the
     image row is committed before the object is written, so that the object's
@@ -139,6 +147,7 @@ def upload_original(
         width=info.width,
         height=info.height,
         size=len(data),
+        delete_token=delete_token,
     )
     commit_before_object_exists(session)
     try:
@@ -159,12 +168,14 @@ def create_presigned_upload(
     filename: Any,
     content_type: Any,
     size: Any,
+    delete_token: str | None = None,
 ) -> PresignedUpload:
     """Reserve a name and key, and let the browser POST the original to S3 itself.
 
     S3 enforces the policy (key, content type, size); the resize function checks
     the bytes once they arrive. The row is committed before the grant is handed
-    out (:func:`kitteh.db.commit_before_object_exists`).
+    out (:func:`kitteh.db.commit_before_object_exists`). ``delete_token`` as for
+    :func:`upload_original`.
 
     :raise Rejected: a field is missing or wrong, the type is not an image
         type we take (415) or the size is over the limit (413).
@@ -187,6 +198,7 @@ def create_presigned_upload(
         session,
         original_key=storage.new_original_key(),
         original_filename=filename,
+        delete_token=delete_token,
     )
     commit_before_object_exists(session)
     post = storage.presigned_post(image.original_key, content_type, size)
@@ -254,6 +266,41 @@ def _fail(image: Image, reason: str) -> Image:
     image.status = ImageStatus.FAILED
     image.error = reason
     return image
+
+
+# Deleting ------------------------------------------------------------------
+
+
+def delete_with_token(session: Session, storage: Storage, name: str, token: str | None) -> None:
+    """Delete the image ``name`` for whoever holds its delete token.
+
+    :raise Rejected: no image of that name (404), or a missing or wrong token
+        (403; nothing is removed).
+    """
+    image = get_image(session, name)
+    if image is None:
+        raise Rejected(f"no image is named {name!r}", 404)
+    if not token:
+        raise Rejected("send the image's delete token: 'Authorization: Bearer <delete_token>'", 403)
+    if not tokens.delete_token_matches(image.delete_token_hash, token):
+        raise Rejected("that is not this image's delete token", 403)
+    delete_image(session, storage, image)
+
+
+def delete_image(session: Session, storage: Storage, image: Image) -> None:
+    """Remove an image: its original, every object under its variants' prefix, then its row.
+
+    The objects go first: if a step fails, the row is still there and the same
+    call can be made again (removing an object that is gone already is no error),
+    whereas a row removed first would leave objects that nothing points to. Every
+    object under the prefix goes, whatever formats were made; the row's variants
+    go with it (``ON DELETE CASCADE``). The caller commits.
+    """
+    storage.delete_variants(image.original_key)
+    storage.delete_original(image.original_key)
+    session.delete(image)
+    session.flush()
+    log.info("image %s deleted", image.name)
 
 
 # Settling what no event settled --------------------------------------------
