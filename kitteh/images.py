@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,7 +53,10 @@ class NameSpaceExhausted(RuntimeError):
 @dataclass(frozen=True)
 class Page:
     items: list[Image]
+    #: Cursor of the next page, older images; None on the last page.
     next_cursor: str | None
+    #: Cursor of the previous page, newer images (``newer=``); None on the first page.
+    prev_cursor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -356,25 +359,48 @@ def list_images(
     limit: int = 50,
     cursor: str | None = None,
     status: str | None = None,
+    newer: str | None = None,
 ) -> Page:
-    """Return a page of images, newest first, and the cursor of the next page.
+    """Return a page of images, newest first, and the cursors of the pages around it.
 
     Keyset pagination on the id: a deep page costs what the first one does,
     unlike OFFSET, and uploads arriving meanwhile do not shift the pages.
+    ``cursor`` asks for the page older than a page's last image, ``newer`` for the
+    page newer than a page's first one; when fewer than ``limit`` images are newer,
+    that is the first page, and the first page is what comes back.
 
     :raise Rejected: a malformed cursor or status.
     """
-    query = select(Image).order_by(Image.id.desc()).limit(limit + 1)
+    query = select(Image)
     if status is not None:
         if status not in set(ImageStatus):
             raise Rejected(f"unknown status {status!r}")
         query = query.where(Image.status == status)
-    if cursor:
-        query = query.where(Image.id < decode_cursor(cursor))
-    rows = list(session.scalars(query))
-    has_more = len(rows) > limit
+    if newer:
+        pivot = decode_cursor(newer)
+        above = list(
+            session.scalars(query.where(Image.id > pivot).order_by(Image.id.asc()).limit(limit + 1))
+        )
+        if len(above) <= limit:
+            return list_images(session, limit=limit, status=status)
+        items = above[:limit][::-1]
+        older = _exists(session, query.where(Image.id < items[-1].id))
+        return Page(
+            items, encode_cursor(items[-1].id) if older else None, encode_cursor(items[0].id)
+        )
+
+    below = query.where(Image.id < decode_cursor(cursor)) if cursor else query
+    rows = list(session.scalars(below.order_by(Image.id.desc()).limit(limit + 1)))
     items = rows[:limit]
-    return Page(items, encode_cursor(items[-1].id) if has_more and items else None)
+    next_cursor = encode_cursor(items[-1].id) if len(rows) > limit and items else None
+    prev_cursor = None
+    if cursor and items and _exists(session, query.where(Image.id > items[0].id)):
+        prev_cursor = encode_cursor(items[0].id)
+    return Page(items, next_cursor, prev_cursor)
+
+
+def _exists(session: Session, query: Select[Image]) -> bool:
+    return session.scalar(select(query.exists())) is True
 
 
 def encode_cursor(image_id: int) -> str:

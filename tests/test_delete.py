@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -247,6 +248,27 @@ def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -
     assert not tokens.delete_token_matches(None, token)
     assert not tokens.delete_token_matches(stored, None)
     assert tokens.new_delete_token() != token
+
+
+def test_the_form_hands_the_token_to_the_image_page_once(app: Flask, photo: bytes) -> None:
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    posted = client.post(
+        "/", data={"file": (io.BytesIO(photo), "cat.jpg")}, content_type="multipart/form-data"
+    )
+    assert posted.status_code == 303
+    page_path = posted.headers["Location"]
+
+    first = client.get(page_path)
+    match = re.search(r'data-delete-token="([A-Za-z0-9_-]{43})"', first.text)
+    assert match, "the page should hand the token to its script"
+    assert "no-store" in first.headers["Cache-Control"]
+    again = client.get(page_path)
+    assert "data-delete-token" not in again.text
+    assert match.group(1) not in again.text
+
+    name = page_path.removeprefix("/").removesuffix("Kitty")
+    assert delete(client, name, match.group(1)).status_code == 204
 
 
 def test_operators_delete_without_a_token(

@@ -146,7 +146,9 @@ def test_media_redirects(
 def test_other_case_and_plain_name_pages_redirect_to_the_canonical_one(
     client: FlaskClient, photo: bytes
 ) -> None:
-    name = client.post("/api/images", data={"file": (io.BytesIO(photo), "a.jpg")}).get_json()["name"]
+    name = client.post("/api/images", data={"file": (io.BytesIO(photo), "a.jpg")}).get_json()[
+        "name"
+    ]
     canonical = f"/{name}Kitty"
     assert client.get(canonical).status_code == 200
     for other in (f"/{name}", f"/{name.lower()}kitty", f"/{name.upper()}KITTY", f"/{name}kitty"):
