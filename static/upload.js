@@ -325,6 +325,7 @@
     const percent = element("span", "row-percent", "0%");
     bar.append(progress, percent);
     const status = element("p", "row-status", "Checking…");
+    status.setAttribute("aria-live", "polite"); // each file's news, not every percent
     const link = element("a", "row-link");
     link.hidden = true;
     main.append(title, bar, status, link);

@@ -102,24 +102,37 @@ def index() -> Response:
     return response
 
 
-def upload_form() -> dict[str, Any]:
+@dataclass(frozen=True)
+class UploadForm:
     """What the upload form tells people, and upload.js, about what it takes."""
+
+    max_bytes: int
+    #: The limit in words: "25 MB".
+    max_size: str
+    #: The core's refusal, word for word, for upload.js to show when S3 refuses.
+    too_large: str
+    #: Content type → the file name endings that say so.
+    formats: dict[str, list[str]]
+    #: "JPEG, PNG, WebP or GIF".
+    format_words: str
+    #: The file input's ``accept``: the types and their endings.
+    accept: str
+
+
+def upload_form() -> UploadForm:
     settings = get_settings()
-    formats = {
-        content_type: FORMAT_NAMES.get(content_type, (content_type.split("/")[-1].upper(), ()))
-        for content_type in sorted(ACCEPTED_CONTENT_TYPES, key=_format_order)
-    }
-    names = [name for name, _endings in formats.values()]
-    return {
-        "max_bytes": settings.max_upload_bytes,
-        "max_size": images.format_bytes(settings.max_upload_bytes),
-        "too_large": images.too_large_message(settings),
-        "formats": {ct: list(endings) for ct, (_name, endings) in formats.items()},
-        "format_words": " or ".join(
-            [", ".join(names[:-1]), names[-1]] if len(names) > 1 else names
-        ),
-        "accept": ",".join([*formats, *(e for _n, endings in formats.values() for e in endings)]),
-    }
+    accepted = sorted(ACCEPTED_CONTENT_TYPES, key=_format_order)
+    named = {ct: FORMAT_NAMES.get(ct, (ct.split("/")[-1].upper(), ())) for ct in accepted}
+    endings = {ct: list(ends) for ct, (_name, ends) in named.items()}
+    names = [name for name, _ends in named.values()]
+    return UploadForm(
+        max_bytes=settings.max_upload_bytes,
+        max_size=images.format_bytes(settings.max_upload_bytes),
+        too_large=images.too_large_message(settings),
+        formats=endings,
+        format_words=names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}",
+        accept=",".join([*accepted, *(end for ends in endings.values() for end in ends)]),
+    )
 
 
 def _format_order(content_type: str) -> tuple[int, str]:

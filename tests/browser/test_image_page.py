@@ -20,12 +20,14 @@ from tests.browser.conftest import SCREENSHOTS, assert_no_csp_violations, new_co
 from tests.browser.helpers import (
     LANDSCAPE,
     LANDSCAPE_SIZES,
+    LARGE,
     PORTRAIT,
     api_upload,
     choose_files,
     expect_ready_with_variants,
     open_image_page,
 )
+from tests.conftest import PHOTOS
 
 pytestmark = pytest.mark.browser
 
@@ -38,6 +40,17 @@ def ready_image(embedded_url: str) -> dict[str, Any]:
     image = api_upload(embedded_url, LANDSCAPE)
     assert image["status"] == "ready", image
     return image
+
+
+@pytest.fixture(scope="package")
+def gallery(embedded_url: str) -> list[str]:
+    """A few more ready images, so that the home page's screenshot shows a gallery."""
+    names = []
+    for path in (PORTRAIT, LARGE.parent / "small.jpg", PHOTOS / "exif-Landscape_3.jpg"):
+        image = api_upload(embedded_url, path)
+        assert image["status"] == "ready", image
+        names.append(image["name"])
+    return names
 
 
 @pytest.fixture(scope="package")
@@ -186,6 +199,7 @@ def test_screenshots_and_the_layout_fits(
     width: int,
     ready_image: dict[str, Any],
     failed_image: dict[str, Any],
+    gallery: list[str],
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     pages = {

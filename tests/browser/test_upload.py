@@ -218,7 +218,9 @@ def test_without_javascript_the_form_posts_one_file_and_hands_over_the_delete_to
         page.set_input_files("#upload-file", LANDSCAPE)
         page.click("button[type=submit]")
         page.wait_for_url(IMAGE_PAGE)
-        name = IMAGE_PAGE.search(urlsplit(page.url).path).group(1)  # type: ignore[union-attr]
+        found = IMAGE_PAGE.search(urlsplit(page.url).path)
+        assert found, page.url
+        name = found.group(1)
 
         # Shown once, in the page's <noscript>, for a reader without a script to keep it.
         token = page.locator("noscript code").first.inner_text()
