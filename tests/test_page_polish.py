@@ -218,3 +218,46 @@ def test_gallery_pages_link_newer_and_older(
     top = client.get(link(back, "prev")).text  # type: ignore[arg-type]
     assert shown(top) == newest_first[:2]
     assert link(top, "prev") is None and link(top, "next") is not None
+
+
+class InlineCode(HTMLParser):
+    """What a Content-Security-Policy without 'unsafe-inline' would refuse to run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = {name for name, _value in attrs}
+        if tag == "script":
+            self._in_script = "src" not in names
+        if tag == "style":
+            self.found.append("<style> element")
+        self.found += [
+            f"{tag} {name}=" for name in names if name == "style" or name.startswith("on")
+        ]
+        self.found += [
+            f"{tag} javascript: URL" for _n, v in attrs if (v or "").startswith("javascript:")
+        ]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.found.append(f"inline <script>: {data.strip()[:40]}")
+
+
+def test_pages_carry_no_inline_script_handler_or_style(
+    client: FlaskClient, settings: Settings, storage: Storage, photo: bytes, ready: str
+) -> None:
+    storage.put_original(f"{settings.originals_prefix}junk", b"not a picture", "image/jpeg")
+    process_all(settings, storage)
+    pending = upload(client, photo)["name"]
+    (failed,) = client.get("/api/images?status=failed").get_json()["items"]
+    for path in ("/", f"/{ready}Kitty", f"/{pending}Kitty", f"/{failed['name']}Kitty", "/nope/"):
+        checker = InlineCode()
+        checker.feed(client.get(path).text)
+        assert checker.found == [], f"{path}: {checker.found}"
