@@ -12,17 +12,27 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from cli import kitteh_command
 from kitteh.config import Settings
+from kitteh.images import too_large_message
 from kitteh.logs import configure_logging
 from kitteh.storage import Storage
-from views import api, close_session, pages
+from views import api, assets, close_session, pages
 
 csrf = CSRFProtect()
+
+#: Headings of the HTML error pages; other codes get Werkzeug's name ("Method Not Allowed").
+ERROR_TITLES = {
+    400: "That request did not make sense",
+    404: "No kitty here",
+    413: "That file is too large",
+    500: "Something went wrong",
+    503: "Kitteh is busy",
+}
 
 #: Room for the multipart envelope around a file of the maximum size.
 _FORM_OVERHEAD_BYTES = 64 * 1024
@@ -59,6 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.teardown_appcontext(close_session)
+    assets.init_app(app)
     # Unhandled exceptions reach it too, as an InternalServerError.
     app.register_error_handler(HTTPException, _http_error)
     app.cli.add_command(kitteh_command)
@@ -80,11 +91,18 @@ def _wants_json() -> bool:
 def _http_error(error: HTTPException) -> Any:
     code = error.code or 500
     description = error.description or error.name
-    if code >= 500:
+    if code == 413:
+        # Werkzeug refuses an oversized body before any view runs; its stock
+        # sentence would not name the limit that the core's refusals name.
+        description = too_large_message(current_app.extensions["kitteh.settings"])
+    elif code >= 500:
         description = "something went wrong on our side; please try again"
     if _wants_json():
         return jsonify(error=description), code
-    return render_template("error.html", code=code, description=description), code
+    if code == 404 and description == NotFound.description:
+        description = "there is no page at this address"  # not Werkzeug's stock sentence
+    title = ERROR_TITLES.get(code, error.name)
+    return render_template("error.html", code=code, title=title, description=description), code
 
 
 app = create_app()

@@ -4,7 +4,8 @@ Each command does what a Lambda function or a ``make`` target does, through the 
 core function, so an operator with a shell (and the stage's environment) needs
 nothing else: ``migrate`` is ``handlers.migrate``'s :func:`kitteh.migrate.upgrade`,
 ``bootstrap`` is :func:`kitteh.bootstrap.bootstrap`, ``doctor`` is
-:func:`kitteh.doctor.run_doctor` (what ``make doctor`` runs).
+:func:`kitteh.doctor.run_doctor` (what ``make doctor`` runs), ``delete`` is what
+``DELETE /api/images/<name>`` does, without the uploader's token (a takedown).
 """
 
 from __future__ import annotations
@@ -74,3 +75,25 @@ def doctor_command(stage: str | None, origins: tuple[str, ...]) -> None:
     click.echo(report.render())
     if not report.ok:
         raise SystemExit(1)
+
+
+@kitteh_command.command("delete")
+@click.argument("names", nargs=-1, required=True)
+def delete_command(names: tuple[str, ...]) -> None:
+    """Delete images by name, with their originals and variants (no delete token needed)."""
+    from kitteh.db import transaction
+    from kitteh.images import delete_image, get_image
+    from kitteh.storage import get_storage
+
+    settings = Settings.from_env()
+    missing = []
+    for name in names:
+        with transaction(settings.database_url) as session:
+            image = get_image(session, name)
+            if image is None:
+                missing.append(name)
+                continue
+            delete_image(session, get_storage(settings), image)
+        click.echo(f"deleted {image.name}")
+    if missing:
+        raise click.ClickException(f"no image is named {', '.join(missing)}")

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kitteh import imaging, names
+from kitteh import imaging, names, tokens
 from kitteh.config import Settings
 from kitteh.db import commit_before_object_exists
 from kitteh.storage import ObjectMissing, Storage
@@ -53,7 +53,10 @@ class NameSpaceExhausted(RuntimeError):
 @dataclass(frozen=True)
 class Page:
     items: list[Image]
+    #: Cursor of the next page, older images; None on the last page.
     next_cursor: str | None
+    #: Cursor of the previous page, newer images (``newer=``); None on the first page.
+    prev_cursor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,11 @@ def create_image(
     width: int | None = None,
     height: int | None = None,
     size: int | None = None,
+    delete_token: str | None = None,
 ) -> Image:
     """Insert a pending image under a fresh memorable name.
+
+    Only the hash of ``delete_token`` is stored (:mod:`kitteh.tokens`).
 
     Uniqueness is the database's job: we insert and, if the unique constraint on
     the folded name refuses, draw again inside a savepoint. Checking first and
@@ -96,6 +102,7 @@ def create_image(
             width=width,
             height=height,
             bytes=size,
+            delete_token_hash=tokens.hash_delete_token(delete_token) if delete_token else None,
         )
         try:
             with session.begin_nested():
@@ -115,8 +122,12 @@ def upload_original(
     *,
     stream: IO[bytes],
     filename: str | None,
+    delete_token: str | None = None,
 ) -> Image:
     """Accept an original through the app (form or API) and store it.
+
+    ``delete_token`` (:func:`kitteh.tokens.new_delete_token`) is what its uploader
+    will delete it with; only its hash is kept.
 
     The bytes are identified from their content before anything is stored; the
     image row is committed before the object is written, so that the object's
@@ -129,7 +140,7 @@ def upload_original(
     if not data:
         raise Rejected("the file is empty")
     if len(data) > storage.settings.max_upload_bytes:
-        raise Rejected(_too_large(storage.settings), 413)
+        raise Rejected(too_large_message(storage.settings), 413)
     info = imaging.inspect(data, max_pixels=storage.settings.max_pixels)
     image = create_image(
         session,
@@ -139,6 +150,7 @@ def upload_original(
         width=info.width,
         height=info.height,
         size=len(data),
+        delete_token=delete_token,
     )
     commit_before_object_exists(session)
     try:
@@ -159,12 +171,14 @@ def create_presigned_upload(
     filename: Any,
     content_type: Any,
     size: Any,
+    delete_token: str | None = None,
 ) -> PresignedUpload:
     """Reserve a name and key, and let the browser POST the original to S3 itself.
 
     S3 enforces the policy (key, content type, size); the resize function checks
     the bytes once they arrive. The row is committed before the grant is handed
-    out (:func:`kitteh.db.commit_before_object_exists`).
+    out (:func:`kitteh.db.commit_before_object_exists`). ``delete_token`` as for
+    :func:`upload_original`.
 
     :raise Rejected: a field is missing or wrong, the type is not an image
         type we take (415) or the size is over the limit (413).
@@ -182,11 +196,12 @@ def create_presigned_upload(
     if size <= 0:
         raise Rejected("the file is empty")
     if size > storage.settings.max_upload_bytes:
-        raise Rejected(_too_large(storage.settings), 413)
+        raise Rejected(too_large_message(storage.settings), 413)
     image = create_image(
         session,
         original_key=storage.new_original_key(),
         original_filename=filename,
+        delete_token=delete_token,
     )
     commit_before_object_exists(session)
     post = storage.presigned_post(image.original_key, content_type, size)
@@ -218,7 +233,7 @@ def process_original(session: Session, storage: Storage, key: str) -> Image:
         return _fail(image, "the original is no longer in storage")
     image.bytes = original.size
     if original.size > settings.max_upload_bytes:
-        return _fail(image, _too_large(settings))
+        return _fail(image, too_large_message(settings))
 
     try:
         info = imaging.inspect(original.data, max_pixels=settings.max_pixels)
@@ -254,6 +269,41 @@ def _fail(image: Image, reason: str) -> Image:
     image.status = ImageStatus.FAILED
     image.error = reason
     return image
+
+
+# Deleting ------------------------------------------------------------------
+
+
+def delete_with_token(session: Session, storage: Storage, name: str, token: str | None) -> None:
+    """Delete the image ``name`` for whoever holds its delete token.
+
+    :raise Rejected: no image of that name (404), or a missing or wrong token
+        (403; nothing is removed).
+    """
+    image = get_image(session, name)
+    if image is None:
+        raise Rejected(f"no image is named {name!r}", 404)
+    if not token:
+        raise Rejected("send the image's delete token: 'Authorization: Bearer <delete_token>'", 403)
+    if not tokens.delete_token_matches(image.delete_token_hash, token):
+        raise Rejected("that is not this image's delete token", 403)
+    delete_image(session, storage, image)
+
+
+def delete_image(session: Session, storage: Storage, image: Image) -> None:
+    """Remove an image: its original, every object under its variants' prefix, then its row.
+
+    The objects go first: if a step fails, the row is still there and the same
+    call can be made again (removing an object that is gone already is no error),
+    whereas a row removed first would leave objects that nothing points to. Every
+    object under the prefix goes, whatever formats were made; the row's variants
+    go with it (``ON DELETE CASCADE``). The caller commits.
+    """
+    storage.delete_variants(image.original_key)
+    storage.delete_original(image.original_key)
+    session.delete(image)
+    session.flush()
+    log.info("image %s deleted", image.name)
 
 
 # Settling what no event settled --------------------------------------------
@@ -309,25 +359,48 @@ def list_images(
     limit: int = 50,
     cursor: str | None = None,
     status: str | None = None,
+    newer: str | None = None,
 ) -> Page:
-    """Return a page of images, newest first, and the cursor of the next page.
+    """Return a page of images, newest first, and the cursors of the pages around it.
 
     Keyset pagination on the id: a deep page costs what the first one does,
     unlike OFFSET, and uploads arriving meanwhile do not shift the pages.
+    ``cursor`` asks for the page older than a page's last image, ``newer`` for the
+    page newer than a page's first one; when fewer than ``limit`` images are newer,
+    that is the first page, and the first page is what comes back.
 
     :raise Rejected: a malformed cursor or status.
     """
-    query = select(Image).order_by(Image.id.desc()).limit(limit + 1)
+    query = select(Image)
     if status is not None:
         if status not in set(ImageStatus):
             raise Rejected(f"unknown status {status!r}")
         query = query.where(Image.status == status)
-    if cursor:
-        query = query.where(Image.id < decode_cursor(cursor))
-    rows = list(session.scalars(query))
-    has_more = len(rows) > limit
+    if newer:
+        pivot = decode_cursor(newer)
+        above = list(
+            session.scalars(query.where(Image.id > pivot).order_by(Image.id.asc()).limit(limit + 1))
+        )
+        if len(above) <= limit:
+            return list_images(session, limit=limit, status=status)
+        items = above[:limit][::-1]
+        older = _exists(session, query.where(Image.id < items[-1].id))
+        return Page(
+            items, encode_cursor(items[-1].id) if older else None, encode_cursor(items[0].id)
+        )
+
+    below = query.where(Image.id < decode_cursor(cursor)) if cursor else query
+    rows = list(session.scalars(below.order_by(Image.id.desc()).limit(limit + 1)))
     items = rows[:limit]
-    return Page(items, encode_cursor(items[-1].id) if has_more and items else None)
+    next_cursor = encode_cursor(items[-1].id) if len(rows) > limit and items else None
+    prev_cursor = None
+    if cursor and items and _exists(session, query.where(Image.id > items[0].id)):
+        prev_cursor = encode_cursor(items[0].id)
+    return Page(items, next_cursor, prev_cursor)
+
+
+def _exists(session: Session, query: Select[Image]) -> bool:
+    return session.scalar(select(query.exists())) is True
 
 
 def encode_cursor(image_id: int) -> str:
@@ -354,5 +427,18 @@ def _clean_filename(filename: str | None) -> str | None:
     return printable[:MAX_FILENAME_LENGTH] or None
 
 
-def _too_large(settings: Settings) -> str:
-    return f"the file is larger than the {settings.max_upload_bytes / 1024 / 1024:g} MB limit"
+def too_large_message(settings: Settings) -> str:
+    """Say that a file is over the upload limit, in the same words on every way in."""
+    return f"the file is larger than the {format_bytes(settings.max_upload_bytes)} limit"
+
+
+def format_bytes(count: int) -> str:
+    """Write a byte count as people read it: ``25 MB``, ``340 KB``, ``1.5 MB`` (units of 1024)."""
+    if count < 1024:
+        return f"{count} bytes"
+    size, unit = count / 1024, "KB"
+    for larger in ("MB", "GB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, larger
+    return f"{size:.1f}".removesuffix(".0") + f" {unit}"

@@ -21,6 +21,7 @@ from kitteh.config import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 #: Variants never change once written (a re-run writes the same bytes), so
 #: browsers and CDNs may keep them for a year.
@@ -31,6 +32,10 @@ MAX_CACHED_URLS = 20_000
 
 class ObjectMissing(LookupError):
     """The object is not (or no longer) in the bucket."""
+
+
+class StorageError(RuntimeError):
+    """S3 answered, but did not do what was asked."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,15 @@ class Storage:
 
     def variant_key(self, original_key: str, kind: str, extension: str) -> str:
         """Derive a variant's key from its original's, so re-runs overwrite, not add."""
+        return f"{self.variant_prefix(original_key)}{kind}.{extension}"
+
+    def variant_prefix(self, original_key: str) -> str:
+        """Return the prefix under which every variant of an original lives, in any format."""
         stem = original_key.removeprefix(self.settings.originals_prefix)
-        return f"{self.settings.variants_prefix}{stem}/{kind}.{extension}"
+        if not stem:
+            # ``variants//`` would be harmless, but such a key is a caller's mistake.
+            raise ValueError(f"not an original key: {original_key!r}")
+        return f"{self.settings.variants_prefix}{stem}/"
 
     # Objects ----------------------------------------------------------------
 
@@ -119,6 +131,36 @@ class Storage:
             ContentType=content_type,
             CacheControl=VARIANT_CACHE_CONTROL,
         )
+
+    def delete_original(self, key: str) -> None:
+        """Delete an original; one that is gone already is no error (S3 answers 204 alike)."""
+        self.client.delete_object(Bucket=self.settings.bucket, Key=key)
+
+    def delete_variants(self, original_key: str) -> int:
+        """Delete every object under an original's variants prefix; return how many there were.
+
+        :raise StorageError: S3 refused to delete some of them.
+        """
+        bucket = self.settings.variants_bucket_name
+        deleted = 0
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=self.variant_prefix(original_key)
+        )
+        for page in pages:
+            keys: list[ObjectIdentifierTypeDef] = [
+                {"Key": item["Key"]} for item in page.get("Contents", [])
+            ]
+            if not keys:
+                continue
+            # A listing page holds at most 1,000 keys: what one DeleteObjects takes.
+            answer = self.client.delete_objects(
+                Bucket=bucket, Delete={"Objects": keys, "Quiet": True}
+            )
+            if answer.get("Errors"):
+                failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in answer["Errors"])
+                raise StorageError(f"S3 kept some variants: {failed}")
+            deleted += len(keys)
+        return deleted
 
     def check(self) -> None:
         """Raise unless both buckets answer (for health checks)."""

@@ -89,6 +89,9 @@ class Image(Base):
     width: Mapped[int | None]
     height: Mapped[int | None]
     bytes: Mapped[int | None]
+    #: SHA-256 of the token its uploader deletes it with (kitteh.tokens); never the token.
+    #: None for images uploaded before delete tokens, or written to the bucket directly.
+    delete_token_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

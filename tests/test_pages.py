@@ -62,8 +62,6 @@ def test_form_upload_redirects_to_the_image_page(
     for kind in ("tiny", "large", "monstrous"):
         assert f'data-variant="{kind}"' in ready
     name = page_path[1 : -len("Kitty")]
-    assert client.get(f"/{name}").status_code == 200  # plain name works too
-    assert client.get(f"/{name.lower()}kitty").status_code == 200  # any case
     gallery = client.get("/").text
     assert name in gallery
 
@@ -143,6 +141,20 @@ def test_media_redirects(
     assert "filename*=UTF-8''Tom%20%26%20Jerry%20%C3%A9.jpg" in disposition
     assert client.get(f"/img/{name}/huge").status_code == 404
     assert client.get("/img/NoSuchName/large").status_code == 404
+
+
+def test_other_case_and_plain_name_pages_redirect_to_the_canonical_one(
+    client: FlaskClient, photo: bytes
+) -> None:
+    name = client.post("/api/images", data={"file": (io.BytesIO(photo), "a.jpg")}).get_json()[
+        "name"
+    ]
+    canonical = f"/{name}Kitty"
+    assert client.get(canonical).status_code == 200
+    for other in (f"/{name}", f"/{name.lower()}kitty", f"/{name.upper()}KITTY", f"/{name}kitty"):
+        response = client.get(other)
+        assert response.status_code == 301, other
+        assert response.headers["Location"] == canonical
 
 
 def test_unknown_page_is_a_404(client: FlaskClient) -> None:

@@ -30,11 +30,13 @@ from typing import Any
 import pytest
 
 from kitteh import wiring
-from kitteh.migrate import upgrade
+from kitteh.migrate import head_revision, upgrade
 from tests.deploy.conftest import REGION, STAGE, Account
 from tests.deploy.emulator import code_sha256
 from tests.package.build import PACKAGE_VENV
 from tests.package.zappa_config import ROOT
+
+HEAD = head_revision()
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres]
 
@@ -218,7 +220,7 @@ def test_the_first_deploy_runs_every_step_and_zappas_check_passes(rehearsal: Reh
     touched = [r for r in rehearsal.account.gateway.requests if r.startswith("GET https://")]
     assert touched[0].endswith(f".execute-api.{REGION}.amazonaws.com/{STAGE}/livez"), touched
     # The migration then ran from an empty database, and the smoke test passed.
-    assert "{'from': None, 'to': '0001'}" in output
+    assert f"{{'from': None, 'to': '{HEAD}'}}" in output
     assert "GET /healthz: 200" in output
     assert "is ready: large, monstrous, tiny" in output
     assert output.rstrip().splitlines()[-1].startswith("deployed dev: https://")
@@ -241,7 +243,7 @@ def test_an_update_whose_schema_is_behind_passes_zappas_check_then_migrates(
     assert update.output.index("Your updated Zappa deployment is live!") < update.output.index(
         "==> [5/7] migrate"
     )
-    assert "{'from': None, 'to': '0001'}" in update.output
+    assert f"{{'from': None, 'to': '{HEAD}'}}" in update.output
     assert "GET /healthz: 200" in update.output
 
 
@@ -308,7 +310,7 @@ def test_a_failed_migration_fails_the_command_and_says_where_the_schema_is(
     assert failed is not None
     assert failed.returncode == 1, failed.output
     assert "error occurred while invoking command" in failed.output  # Zappa's exit
-    assert "MigrationError: migration to no-such-revision failed; the schema stays at 0001" in (
+    assert f"MigrationError: migration to no-such-revision failed; the schema stays at {HEAD}" in (
         failed.output
     )
     assert "deploy: migrate failed" in failed.output

@@ -86,9 +86,11 @@ def test_text_static_files_stay_text(web: LambdaContainer) -> None:
     assert response_body(response) == (ROOT / "static" / "app.css").read_bytes()
 
 
-def test_binary_static_files_come_back_base64(web: LambdaContainer) -> None:
-    name = "favicon.png"
-    response = web.invoke(rest_event("GET", f"/static/{name}"))
+@pytest.mark.parametrize(
+    ("path", "name"), [("/static/favicon.png", "favicon.png"), ("/favicon.ico", "favicon.ico")]
+)
+def test_binary_static_files_come_back_base64(web: LambdaContainer, path: str, name: str) -> None:
+    response = web.invoke(rest_event("GET", path))
     assert response["statusCode"] == 200, response
     assert response["isBase64Encoded"] is True
     assert response_body(response) == (ROOT / "static" / name).read_bytes()
