@@ -95,11 +95,16 @@ class Encoding:
 
 
 #: Calibrated by ``make bench`` (bench/formats.py, RESULTS.md "Formats"): the lowest
-#: quality whose SSIM at 300 px is at least the JPEG's on every bench photo.
-#: AVIF: libaom at speed 6 tuned for SSIM; speeds 7-9 are 2-5x faster but need a
-#: quality that leaves them only 10-15 % under the JPEG on the noisy phone photo.
-AVIF = Encoding("image/avif", "avif", "AVIF", (("quality", 74), ("speed", 6)), (("tune", "ssim"),))
-WEBP = Encoding("image/webp", "webp", "WEBP", (("quality", 90), ("method", 4)))
+#: quality whose SSIM at 300 px is at least the JPEG's on every bench photo (the noisy
+#: phone12.jpg decides). AVIF: libaom at speed 6, tuned for SSIM: 29 % fewer bytes than
+#: the JPEG there, at about twice the whole JPEG path's time. Speeds 8 and 9 take a
+#: half and a fifth of that, but need quality 79, which leaves them 14 % under the JPEG.
+#: WebP (libwebp, method 4) needs quality 91 there and then outweighs the JPEG on most
+#: sizes, so it is served only where it comes out smaller.
+AVIF = Encoding(
+    "image/avif", "avif", "AVIF", (("quality", 74), ("speed", 6)), (("tune", "ssim"),)
+)
+WEBP = Encoding("image/webp", "webp", "WEBP", (("quality", 91), ("method", 4)))
 #: Best first: the order of a ``<picture>``'s sources and of the API's ``sources``.
 MODERN_ENCODINGS: tuple[Encoding, ...] = (AVIF, WEBP)
 
@@ -236,7 +241,7 @@ def render_variants(
     encodings = MODERN_ENCODINGS if encodings is None else encodings
     renditions = []
     for kind, image in resize(data, max_pixels=max_pixels):
-        fallback = _encode_fallback(image)
+        fallback = encode_fallback(image)
         alternatives = (Encoded(e.content_type, encode(image, e)) for e in encodings)
         renditions.append(
             Rendition(
@@ -437,7 +442,8 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     return image
 
 
-def _encode_fallback(image: Image.Image) -> Encoded:
+def encode_fallback(image: Image.Image) -> Encoded:
+    """Write ``image`` as the fallback every browser takes: JPEG, or PNG if it has alpha."""
     buffer = io.BytesIO()
     if image.mode == "RGBA":
         image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)

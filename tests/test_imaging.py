@@ -199,18 +199,22 @@ def test_fit_within_keeps_the_aspect_ratio() -> None:
     assert imaging.fit_within(50, 50, 90) == (50, 50)
 
 
-def test_iphone_heic_is_accepted_and_comes_out_upright() -> None:
-    # GIVEN an iPhone-style HEIC: sensor pixels stored 1200x1800, turned by the container
-    photo = PHOTOS / "exif-Landscape_6.jpg"
+@pytest.mark.parametrize(
+    "name", ["exif-Landscape_6.jpg", "exif-Landscape_3.jpg", "exif-Portrait_5.jpg"]
+)
+def test_iphone_heic_is_accepted_and_comes_out_upright(name: str) -> None:
+    # GIVEN an iPhone-style HEIC: the sensor's pixels, turned (and mirrored) by the container
+    photo = PHOTOS / name
     heic = iphone_heic(photo)
+    landscape = "Landscape" in name
 
     # THEN it is recognised from its bytes, upright, and made into the usual web sizes
-    assert imaging.inspect(heic) == imaging.ImageInfo("image/heic", 1800, 1200)
+    upright = (1800, 1200) if landscape else (1200, 1800)
+    assert imaging.inspect(heic) == imaging.ImageInfo("image/heic", *upright)
     renditions = imaging.render_variants(heic)
     assert [(r.kind, r.width, r.height, r.content_type) for r in renditions] == [
-        ("monstrous", 600, 400, "image/jpeg"),
-        ("large", 300, 200, "image/jpeg"),
-        ("tiny", 90, 60, "image/jpeg"),
+        (kind, *(size if landscape else size[::-1]), "image/jpeg")
+        for kind, size in (("monstrous", (600, 400)), ("large", (300, 200)), ("tiny", (90, 60)))
     ]
     assert_upright(renditions[0].data, photo)
 
