@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.common import Out
 from bench.methods import METHODS
 
-_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}
 
 
 def _maxrss_mb(who: int) -> float:
