@@ -101,9 +101,7 @@ class Encoding:
 #: half and a fifth of that, but need quality 79, which leaves them 14 % under the JPEG.
 #: WebP (libwebp, method 4) needs quality 91 there and then outweighs the JPEG on most
 #: sizes, so it is served only where it comes out smaller.
-AVIF = Encoding(
-    "image/avif", "avif", "AVIF", (("quality", 74), ("speed", 6)), (("tune", "ssim"),)
-)
+AVIF = Encoding("image/avif", "avif", "AVIF", (("quality", 74), ("speed", 6)), (("tune", "ssim"),))
 WEBP = Encoding("image/webp", "webp", "WEBP", (("quality", 91), ("method", 4)))
 #: Best first: the order of a ``<picture>``'s sources and of the API's ``sources``.
 MODERN_ENCODINGS: tuple[Encoding, ...] = (AVIF, WEBP)
