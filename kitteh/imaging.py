@@ -28,19 +28,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import IO, Any
 
-import pi_heif
 from PIL import AvifImagePlugin, Image, ImageCms, ImageOps, UnidentifiedImageError, WebPImagePlugin
 
 from kitteh.config import DEFAULT_MAX_PIXELS
 
-# HEIC/HEIF originals (iPhones) through pi-heif: pillow-heif built without its HEVC
-# encoder, 1.2 MB of package instead of 4.9. libheif applies the container's turn
-# (irot/imir) and sets the EXIF orientation to 1, so nothing is turned twice.
-# Thumbnails, depth maps and auxiliary images are never used: not read.
-pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 # Registered here, so that saving WebP or AVIF needs no Image.init(), which imports
 # every one of Pillow's plugins (~50 ms of a cold start).
 _ENCODER_PLUGINS = (AvifImagePlugin, WebPImagePlugin)
+#: The ISO-BMFF brands of HEIF files (ftyp, bytes 8-12), as pi-heif recognises them.
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+)
 
 #: Variant kind → the N of its N×N bounding box, largest first: the cascade order.
 #: The one definition of the kinds; the models store any of them in ``Variant.kind``.
@@ -155,7 +153,7 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "im
 
 @dataclass(frozen=True)
 class Encoded:
-    """One size in one modern format."""
+    """One size, encoded in one format."""
 
     content_type: str
     data: bytes
@@ -307,6 +305,7 @@ def _open(source: bytes | IO[bytes], max_pixels: int) -> Iterator[Image.Image]:
     stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     if _is_empty(stream):
         raise NotAnImage("the file is empty")
+    _read_heif_if_it_is(stream)
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice its limit; we refuse.
@@ -344,6 +343,29 @@ def _is_empty(stream: IO[bytes]) -> bool:
     empty = not stream.read(1)
     stream.seek(position)
     return empty
+
+
+def _read_heif_if_it_is(stream: IO[bytes]) -> None:
+    """Teach Pillow HEIF when an original is one: pi-heif's import is 20 ms of a cold start."""
+    position = stream.tell()
+    head = stream.read(12)
+    stream.seek(position)
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        _register_heif()
+
+
+@lru_cache(maxsize=1)
+def _register_heif() -> None:
+    """HEIC/HEIF originals (iPhones) through pi-heif.
+
+    pi-heif is pillow-heif built without its HEVC encoder: 1.2 MB of package instead
+    of 4.9. libheif applies the container's turn (irot/imir) and pi-heif sets the
+    EXIF orientation to 1, so nothing is turned twice. Thumbnails, depth maps and
+    auxiliary images are never used: not read.
+    """
+    import pi_heif
+
+    pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 
 def _orientation(image: Image.Image) -> int:

@@ -270,3 +270,17 @@ def test_the_recipe_names_sizes_and_settings() -> None:
     assert imaging.RECIPE.startswith("monstrous600 large300 tiny90 | jpeg quality=85")
     assert "avif quality=" in imaging.RECIPE and "webp quality=" in imaging.RECIPE
     assert imaging.recipe(()) != imaging.RECIPE
+
+
+def test_the_heif_decoder_is_loaded_only_for_a_heif_original() -> None:
+    # pi-heif's import is ~20 ms of every cold start; most containers never see a HEIC
+    script = (
+        "import sys; from kitteh import imaging; "
+        "imaging.render_variants(open(sys.argv[1], 'rb').read()); "
+        "assert 'pi_heif' not in sys.modules, 'loaded for a JPEG'"
+    )
+    import subprocess
+    import sys
+
+    photo = str(PHOTOS / "exif-Landscape_1.jpg")
+    subprocess.run([sys.executable, "-c", script, photo], check=True, cwd=Path(__file__).parents[1])
