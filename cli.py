@@ -94,6 +94,11 @@ def reprocess_command(
         )
     if selection.unknown:
         raise click.ClickException(f"no image is named {', '.join(selection.unknown)}")
+    if not selection.images:
+        click.echo(
+            "nothing to do: every image asked for is made by today's recipe (--force redoes)"
+        )
+        return
 
     with (
         tqdm(total=len(selection.images), unit="image", desc="reprocess") as bar,
@@ -138,4 +143,6 @@ def stats_command(as_json: bool) -> None:
 
 
 def _megabytes(size: int) -> str:
+    if size < 100_000:
+        return f"{size / 1_000:12,.1f} kB"
     return f"{size / 1_000_000:12,.1f} MB"

@@ -181,7 +181,7 @@ def test_reprocess_named_or_failed_images(
         for image in _images(storage, old_images[:2])
     }
     # Again: made by today's recipe already, so not selected; --force renders them anyway
-    assert "rendered 0, failed 0, current 0" in invoke(cli_app, "reprocess", old_images[0]).output
+    assert "nothing to do" in invoke(cli_app, "reprocess", old_images[0]).output
     forced = invoke(cli_app, "reprocess", "--force", old_images[0])
     assert "rendered 1," in forced.output
     # --failed: the failed file alone
