@@ -94,9 +94,10 @@ class Encoding:
 
 #: Calibrated by ``make bench`` (bench/formats.py, RESULTS.md "Formats"): the lowest
 #: quality whose SSIM at 300 px is at least the JPEG's on every bench photo (the noisy
-#: phone12.jpg decides). AVIF: libaom at speed 6, tuned for SSIM: 29 % fewer bytes than
-#: the JPEG there, at about twice the whole JPEG path's time. Speeds 8 and 9 take a
-#: half and a fifth of that, but need quality 79, which leaves them 14 % under the JPEG.
+#: phone12.jpg decides). AVIF: libaom at speed 6, tuned for SSIM: 23-29 % fewer bytes
+#: than the JPEG on the photos, for 2.5 times the whole JPEG path's time. Speeds 8 and 9
+#: take 0.4 and 0.15 of that, but need quality 79, which leaves them 10-16 and 0-14 %
+#: under the JPEG.
 #: WebP (libwebp, method 4) needs quality 91 there and then outweighs the JPEG on most
 #: sizes, so it is served only where it comes out smaller.
 AVIF = Encoding("image/avif", "avif", "AVIF", (("quality", 74), ("speed", 6)), (("tune", "ssim"),))
