@@ -18,10 +18,22 @@ Method = Callable[[bytes, Path, Path], list[Out]]
 
 
 def kitteh(data: bytes, path: Path, workdir: Path) -> list[Out]:
-    """Exactly what the resize handler runs, minus S3: bytes in, renditions out."""
+    """The handler's JPEG path, minus S3: bytes in, JPEG (or PNG) renditions out."""
     from kitteh.imaging import render_variants
 
-    return [Out(r.kind, r.data, r.content_type, r.width, r.height) for r in render_variants(data)]
+    renditions = render_variants(data, encodings=())
+    return [Out(r.kind, r.data, r.content_type, r.width, r.height) for r in renditions]
+
+
+def kitteh_formats(data: bytes, path: Path, workdir: Path) -> list[Out]:
+    """Exactly what the resize handler renders: the JPEG path and every modern format."""
+    from kitteh.imaging import render_variants
+
+    out = []
+    for r in render_variants(data):
+        out.append(Out(r.kind, r.data, r.content_type, r.width, r.height))
+        out += [Out(r.kind, a.data, a.content_type, r.width, r.height) for a in r.alternatives]
+    return out
 
 
 def pillow_naive(data: bytes, path: Path, workdir: Path) -> list[Out]:
@@ -80,6 +92,7 @@ def imagemagick(data: bytes, path: Path, workdir: Path) -> list[Out]:
 
 METHODS: dict[str, Method] = {
     "kitteh": kitteh,
+    "kitteh_formats": kitteh_formats,  # bench/formats.py's render-time ratio
     "pyvips": pyvips_cascade,
     "pillow_naive": pillow_naive,
     "imagemagick": imagemagick,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import report_stack
+from bench import formats, report_stack
 from bench.common import METHOD_ORDER, SIZES
 from bench.targets import HANDLER_IMPORT_MS
 
@@ -175,6 +175,7 @@ def render(results: dict[str, Any], resize_inputs: list[str]) -> str:
     ]
     for name in resize_inputs:
         lines += _input_table(name, results[name])
+    lines += formats.render(results["formats"])
     lines += _cold(results["coldstart"])
     lines += report_stack.render(results["stack"])
     return "\n".join(lines)

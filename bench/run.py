@@ -2,7 +2,7 @@
 
 ``results.json`` is keyed by input name at the top level (``results["phone12.jpg"]
 ["kitteh_ms"]``), as the targets and CI read it; the other top-level keys
-(``machine``, ``coldstart``, ``targets``, ``stack``, ``resize_inputs``) never
+(``machine``, ``coldstart``, ``targets``, ``stack``, ``resize_inputs``, ``formats``) never
 collide with a file name.
 """
 
@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from bench import coldstart, machine, report, resize, stack, targets
+from bench import coldstart, formats, machine, report, resize, stack, targets
 from bench.common import BENCH_DIR, INPUTS, find_convert
 
 
@@ -38,11 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": machine.describe(), "resize_inputs": args.inputs}
     print("resize:", file=sys.stderr)
     results.update(resize.run(tuple(args.inputs)))
+    print("formats:", file=sys.stderr)
+    results["formats"] = formats.run(tuple(args.inputs))
     print("cold start...", file=sys.stderr)
     results["coldstart"] = coldstart.run()
     results["stack"] = stack.run(args.stack)
     resize_rows = {name: results[name] for name in args.inputs}
     results["targets"] = targets.evaluate(resize_rows, results["coldstart"], results["stack"])
+    results["targets"] += formats.evaluate(results["formats"])
     results["machine"]["loadavg_end"] = os.getloadavg()[0]
     results["machine"]["bench_seconds"] = round(time.perf_counter() - t0, 1)
 

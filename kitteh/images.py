@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from kitteh import imaging, names, tokens
 from kitteh.config import Settings
 from kitteh.db import commit_before_object_exists
 from kitteh.storage import ObjectMissing, Storage
-from models import Image, ImageStatus, Variant
+from models import Image, ImageStatus, Variant, VariantSource
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +185,18 @@ def create_presigned_upload(
     """
     if not isinstance(filename, str) or not filename.strip():
         raise Rejected("'filename' is required and must be a string")
-    if not isinstance(content_type, str) or not content_type.strip():
+    if not isinstance(content_type, str):
         raise Rejected("'content_type' is required and must be a string")
     if isinstance(size, bool) or not isinstance(size, int):
         raise Rejected("'size' is required and must be a whole number of bytes")
     content_type = content_type.strip().lower()
+    if content_type in ("", "application/octet-stream"):
+        # What browsers send for a type their system does not know (HEIC, often):
+        # the extension says what S3 will be told; the resize function checks the bytes.
+        extension = posixpath.splitext(filename.strip().lower())[1]
+        content_type = imaging.CONTENT_TYPES_BY_EXTENSION.get(extension, content_type)
+    if not content_type:
+        raise Rejected("'content_type' is required and must be a string")
     if content_type not in imaging.ACCEPTED_CONTENT_TYPES:
         accepted = ", ".join(sorted(imaging.ACCEPTED_CONTENT_TYPES))
         raise Rejected(f"{content_type} is not accepted; use one of {accepted}", 415)
@@ -211,19 +218,22 @@ def create_presigned_upload(
 # Processing ----------------------------------------------------------------
 
 
-def process_original(session: Session, storage: Storage, key: str) -> Image:
-    """Make the three variants of the original at ``key`` and mark its image ready.
+def process_original(session: Session, storage: Storage, key: str, *, force: bool = False) -> Image:
+    """Make the variants of the original at ``key``, in every format, and mark its image ready.
 
     A file that is not a usable image ends ``failed`` with the reason and raises
     nothing: a retry cannot help. Storage and database errors propagate so that
-    the event is retried. Running it again for the same object changes nothing.
+    the event is retried. Running it again for the same object changes nothing,
+    unless today's recipe (sizes, formats, settings) is not the one its variants
+    were made with, or ``force`` says to render them anyway; objects that the new
+    variants no longer use are then deleted once the session commits.
     """
     settings = storage.settings
     image = session.scalars(select(Image).where(Image.original_key == key)).one_or_none()
     if image is None:
         # Written straight to the bucket (``aws s3 cp``, a script): adopt it.
         image = create_image(session, original_key=key, original_filename=posixpath.basename(key))
-    if image.status == ImageStatus.READY and len(image.variants) == len(imaging.SIZES):
+    if not force and is_current(image):
         log.info("image %s is ready already; nothing to do", image.name)
         return image
 
@@ -242,17 +252,33 @@ def process_original(session: Session, storage: Storage, key: str) -> Image:
     except imaging.ImageError as exc:
         return _fail(image, exc.reason)
 
+    keys_before = _object_keys(image)
     for rendition in renditions:
         variant_key = storage.variant_key(key, rendition.kind, rendition.extension)
         storage.put_variant(variant_key, rendition.data, rendition.content_type)
-        _record_variant(image, rendition, variant_key)
+        variant = _record_variant(image, rendition, variant_key)
+        for alternative in rendition.alternatives:
+            source_key = storage.variant_key(key, rendition.kind, alternative.extension)
+            storage.put_variant(source_key, alternative.data, alternative.content_type)
+            _record_source(variant, alternative, source_key)
+        kept = {alternative.content_type for alternative in rendition.alternatives}
+        variant.sources[:] = [s for s in variant.sources if s.content_type in kept]
+    rendered = {rendition.kind for rendition in renditions}
+    image.variants[:] = [v for v in image.variants if v.kind in rendered]  # sizes since dropped
     image.status = ImageStatus.READY
     image.error = None
+    image.recipe = imaging.RECIPE
     session.flush()
+    _delete_after_commit(session, storage, keys_before - _object_keys(image))
     return image
 
 
-def _record_variant(image: Image, rendition: imaging.Rendition, key: str) -> None:
+def is_current(image: Image) -> bool:
+    """Is the image ready, with variants made by today's recipe?"""
+    return image.status == ImageStatus.READY and image.recipe == imaging.RECIPE
+
+
+def _record_variant(image: Image, rendition: imaging.Rendition, key: str) -> Variant:
     variant = image.variant(rendition.kind)
     if variant is None:
         variant = Variant(kind=rendition.kind)
@@ -262,6 +288,38 @@ def _record_variant(image: Image, rendition: imaging.Rendition, key: str) -> Non
     variant.height = rendition.height
     variant.bytes = len(rendition.data)
     variant.content_type = rendition.content_type
+    return variant
+
+
+def _record_source(variant: Variant, encoded: imaging.Encoded, key: str) -> None:
+    source = variant.source(encoded.content_type)
+    if source is None:
+        source = VariantSource(content_type=encoded.content_type)
+        variant.sources.append(source)
+    source.key = key
+    source.bytes = len(encoded.data)
+
+
+def _object_keys(image: Image) -> set[str]:
+    return {v.key for v in image.variants} | {s.key for v in image.variants for s in v.sources}
+
+
+def _delete_after_commit(session: Session, storage: Storage, keys: set[str]) -> None:
+    """Delete the objects that no row points to any more, once that is committed.
+
+    Not before: were the transaction rolled back, its rows would still point to them.
+    """
+    if not keys:
+        return
+
+    def delete(_session: Session) -> None:
+        for key in sorted(keys):
+            try:
+                storage.delete_variant(key)
+            except Exception:  # an orphan object costs cents; the rows are right
+                log.exception("could not delete %s, which no variant uses any more", key)
+
+    event.listen(session, "after_commit", delete, once=True)
 
 
 def _fail(image: Image, reason: str) -> Image:

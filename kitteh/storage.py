@@ -162,6 +162,10 @@ class Storage:
             deleted += len(keys)
         return deleted
 
+    def delete_variant(self, key: str) -> None:
+        """Delete one variant object (S3 answers alike whether or not it was there)."""
+        self.client.delete_object(Bucket=self.settings.variants_bucket_name, Key=key)
+
     def check(self) -> None:
         """Raise unless both buckets answer (for health checks)."""
         self.client.head_bucket(Bucket=self.settings.bucket)

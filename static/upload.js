@@ -14,7 +14,7 @@
   const message = form.querySelector(".form-message");
   const maxBytes = Number(form.dataset.maxBytes);
   const tooLarge = form.dataset.tooLarge; // "the file is larger than the 25 MB limit"
-  const formatWords = form.dataset.formatWords; // "JPEG, PNG, WebP or GIF"
+  const formatWords = form.dataset.formatWords; // "JPEG, PNG, WebP, GIF, HEIC, HEIF or AVIF"
   const formats = JSON.parse(form.dataset.formats); // content type → file name endings
   const tokens = window.kittehDeleteTokens;
   const PARALLEL = 3;

@@ -182,7 +182,10 @@ def test_failed_page_says_what_to_do_next(
     (failed,) = client.get("/api/images?status=failed").get_json()["items"]
     page = client.get(f"/{failed['name']}Kitty").text
     assert "This upload could not be processed" in page
-    assert "Try again with another picture: JPEG, PNG, WebP or GIF, up to 25 MB." in page
+    assert (
+        "Try again with another picture: JPEG, PNG, WebP, GIF, HEIC, HEIF or AVIF, up to 25 MB."
+        in page
+    )
     assert 'href="/#upload"' in page
     assert 'class="share"' not in page
 

@@ -36,7 +36,7 @@ from kitteh import images, tokens
 from kitteh.health import check_health
 from kitteh.imaging import ACCEPTED_CONTENT_TYPES, SIZES, VARIANT_KINDS, ImageError
 from models import Image, ImageStatus
-from views import get_session, get_settings, get_storage, page_slug
+from views import get_session, get_settings, get_storage, page_slug, picture_sources
 
 bp = Blueprint("pages", __name__)
 
@@ -255,6 +255,10 @@ def box_of(kind: str) -> int:
 def variant_url(image: Image, kind: str) -> str | None:
     found = image.variant(kind)
     return get_storage().variant_url(found.key) if found is not None else None
+
+
+# templates/macros.html's picture(): AVIF and WebP <source>s, then the fallback <img>.
+bp.add_app_template_global(picture_sources)
 
 
 @bp.get("/<slug>")

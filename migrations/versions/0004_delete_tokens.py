@@ -5,7 +5,7 @@ lets nobody delete anything. Images uploaded before this revision have none, and
 only an operator deletes them (``flask kitteh delete``).
 
 Revision ID: 0004_delete_tokens
-Revises: 0001
+Revises: 0003_formats
 Create Date: 2026-12-01 15:30:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_delete_tokens"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003_formats"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -185,7 +185,9 @@ def test_the_failed_page_says_what_happened_and_what_to_do_next(
     expect(failed).to_be_visible()
     expect(failed.get_by_role("heading")).to_have_text("This upload could not be processed")
     expect(failed).to_contain_text("truncated")
-    expect(failed).to_contain_text("Try again with another picture: JPEG, PNG, WebP or GIF")
+    expect(failed).to_contain_text(
+        "Try again with another picture: JPEG, PNG, WebP, GIF, HEIC, HEIF or AVIF"
+    )
     expect(page.locator(".share")).to_have_count(0)  # nothing to share
     failed.get_by_role("link", name="Upload another picture").click()
     page.wait_for_url(re.compile(r"/#upload$"))

@@ -281,7 +281,7 @@ def test_a_text_file_named_jpg_is_refused_at_once_and_sends_nothing(
         (
             "notes.pdf",
             b"%PDF-1.7\n",
-            "This kind of file is not accepted; use JPEG, PNG, WebP or GIF.",
+            "This kind of file is not accepted; use JPEG, PNG, WebP, GIF, HEIC, HEIF or AVIF.",
         ),
     ],
 )
