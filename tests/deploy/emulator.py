@@ -24,7 +24,6 @@ import base64
 import hashlib
 import io
 import json
-import os
 import re
 import threading
 import traceback
@@ -40,6 +39,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from localcloud.runtime import lambda_environment
 from tests.package.container import LambdaContainer
 
 ACCOUNT = DEFAULT_ACCOUNT_ID
@@ -104,27 +104,16 @@ class Runtime:
         return container
 
     def _environment(self, function: LambdaFunction, task_root: Path) -> dict[str, str]:
-        region = function.region
-        return {
-            **{str(k): str(v) for k, v in function.environment_vars.items()},
-            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
-            "LAMBDA_TASK_ROOT": str(task_root),
-            "LANG": "C.UTF-8",
-            "PATH": "/usr/bin:/bin",
-            "TZ": ":UTC",
-            # The execution role's credentials on AWS; the emulator takes any.
-            "AWS_ACCESS_KEY_ID": "rehearsal",
-            "AWS_SECRET_ACCESS_KEY": "rehearsal",
-            # The one setting a real function lacks: where its AWS is.
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }
+        return lambda_environment(
+            function_name=function.function_name,
+            memory_mb=function.memory_size,
+            runtime=function.run_time,
+            region=function.region,
+            task_root=str(task_root),
+            variables={str(k): str(v) for k, v in function.environment_vars.items()},
+            endpoint_url=self.endpoint,
+            access_key="rehearsal",  # the emulator takes any
+        )
 
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         """moto's ``_invoke_lambda``: (payload, errored, log tail)."""

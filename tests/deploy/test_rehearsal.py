@@ -108,29 +108,18 @@ class Rehearsal:
 
 
 def run(account: Account, *args: str) -> Run:
-    command = [
-        sys.executable,
-        "-m",
-        "scripts.deploy",
-        *args,
-        "--settings",
-        str(account.settings_file),
-    ]
-    done = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=account.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    return Run(command, done.returncode, done.stdout)
+    """``python -m scripts.deploy ARGS`` (what ``make deploy`` and friends run)."""
+    command = [sys.executable, "-m", "scripts.deploy", *args]
+    return _run(account, [*command, "--settings", str(account.settings_file)], timeout=600)
 
 
 def zappa(account: Account, *args: str) -> Run:
+    """The build venv's Zappa CLI, on the rehearsal's settings."""
     command = [str(PACKAGE_VENV / "bin" / "zappa"), *args, "-s", str(account.settings_file)]
+    return _run(account, command, timeout=300)
+
+
+def _run(account: Account, command: list[str], timeout: float) -> Run:
     done = subprocess.run(
         command,
         cwd=ROOT,
@@ -138,7 +127,7 @@ def zappa(account: Account, *args: str) -> Run:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     return Run(command, done.returncode, done.stdout)
