@@ -5,11 +5,14 @@ Stdlib only: the worker imports it inside the process whose peak RSS is measured
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
@@ -42,6 +45,17 @@ def run_measured(
         timeout=timeout,
         check=False,
     )
+
+
+def run_json(module: str, *args: str, timeout: float = 300) -> dict[str, Any]:
+    """``python -m module args`` in a fresh, pinned process: the JSON object on the last
+    line of its stdout, or ``{"error": ...}`` with the end of its stderr."""
+    proc = run_measured([sys.executable, "-m", module, *args], timeout=timeout)
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-3:]
+        return {"error": " | ".join(tail) or f"exit {proc.returncode}"}
+    answer: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return answer
 
 
 @lru_cache(maxsize=1)

@@ -32,9 +32,9 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps
 from skimage.metrics import structural_similarity
 
-from bench.common import IMAGES_DIR, run_measured
+from bench.common import IMAGES_DIR, run_json
 from bench.report import check, num, table
-from bench.worker import METHODS, Job
+from bench.worker import COMPARED, Job
 from kitteh.imaging import JPEG_QUALITY, SIZES, fit_within
 
 ROUNDS = 3
@@ -61,13 +61,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _worker(mode: str, job: Job | None = None) -> dict[str, Any]:
     """Run one fresh, pinned worker process and return its JSON (or an error)."""
-    job_json = [json.dumps(job._asdict())] if job else []
-    proc = run_measured([sys.executable, "-m", "bench.worker", mode, *job_json])
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-3:]
-        return {"error": " | ".join(tail) or f"exit {proc.returncode}"}
-    answer: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return answer
+    return run_json("bench.worker", mode, *([json.dumps(job._asdict())] if job else []))
 
 
 def measure_input(name: str, baseline_mb: float | None) -> dict[str, Any]:
@@ -84,8 +78,8 @@ def measure_input(name: str, baseline_mb: float | None) -> dict[str, Any]:
     row["kitteh_impl"], row["kitteh_ssim_300"] = kitteh.get("impl"), kitteh.get("ssim_300")
     row["baseline_rss_mb"] = baseline_mb
     row["kitteh_rss_over_baseline_mb"] = peak - baseline_mb if peak and baseline_mb else None
-    row["speedup_median"] = {m: _ratio(row[f"{m}_ms"], row["kitteh_ms"]) for m in METHODS}
-    row["speedup_min"] = {m: _ratio(row[f"{m}_min_ms"], row["kitteh_min_ms"]) for m in METHODS}
+    row["speedup_median"] = {m: _ratio(row[f"{m}_ms"], row["kitteh_ms"]) for m in COMPARED}
+    row["speedup_min"] = {m: _ratio(row[f"{m}_min_ms"], row["kitteh_min_ms"]) for m in COMPARED}
     return row
 
 
@@ -93,27 +87,30 @@ def _ratio(num: float | None, den: float | None) -> float | None:
     return num / den if num is not None and den else None
 
 
-def measure_methods(image: Path, ref: Reference, tmp: Path) -> dict[str, dict[str, Any]]:
-    """Interleaved timing rounds for every method, then one RSS run each."""
+def measure_methods(
+    image: Path, ref: Reference, tmp: Path, methods: tuple[str, ...] = COMPARED
+) -> dict[str, dict[str, Any]]:
+    """Interleaved timing rounds for each of ``methods``, then one RSS run each."""
     per_round = math.ceil(MIN_RUNS / ROUNDS), BUDGET_S / ROUNDS
     jobs = {
-        m: Job(m, str(image), str(tmp / m), list(SIZES), JPEG_QUALITY, *per_round) for m in METHODS
+        m: Job(m, str(image), str(tmp / m), list(SIZES), JPEG_QUALITY, *per_round) for m in methods
     }
-    times: dict[str, list[float]] = {m: [] for m in METHODS}
+    runs: dict[str, dict[str, list[float]]] = {m: {"times_ms": [], "cpu_ms": []} for m in methods}
     last: dict[str, dict[str, Any]] = {}
     for _ in range(ROUNDS):
         for method, job in jobs.items():
             if "error" not in last.get(method, {}):
                 Path(job.outdir).mkdir(exist_ok=True)
                 last[method] = _worker("time", job)
-                times[method] += last[method].get("times_ms", [])
+                for key, samples in runs[method].items():
+                    samples += last[method].get(key, [])
     rows = {}
     for method, job in jobs.items():
         if "error" in last[method]:
             rows[method] = {"error": last[method]["error"]}
         else:
             rss = _worker("rss", job)
-            rows[method] = _summarise(last[method], times[method], rss, Path(job.outdir), ref)
+            rows[method] = _summarise(last[method], runs[method], rss, Path(job.outdir), ref)
         r = rows[method]
         msg = r.get("error") or f"{r['median_ms']:8.1f} ms  ssim {r['ssim_300']:.4f}"
         print(f"  {image.name:12} {method:13}{msg}", file=sys.stderr)
@@ -121,7 +118,11 @@ def measure_methods(image: Path, ref: Reference, tmp: Path) -> dict[str, dict[st
 
 
 def _summarise(
-    timed: dict[str, Any], times: list[float], rss: dict[str, Any], outdir: Path, ref: Reference
+    timed: dict[str, Any],
+    runs: dict[str, list[float]],
+    rss: dict[str, Any],
+    outdir: Path,
+    ref: Reference,
 ) -> dict[str, Any]:
     """One method's row: times, RSS, and what its outputs really are (not what was claimed)."""
     nbytes, dims, formats = {}, {}, {}
@@ -129,10 +130,12 @@ def _summarise(
         with Image.open(outdir / kind) as im:
             dims[kind], formats[kind] = list(im.size), im.format
         nbytes[kind] = (outdir / kind).stat().st_size
+    times = runs["times_ms"]
     return {
         "impl": timed["impl"],
         "median_ms": statistics.median(times),
         "min_ms": min(times),
+        "cpu_median_ms": statistics.median(runs["cpu_ms"]),
         "runs": len(times),
         "peak_rss_mb": rss.get("maxrss_mb"),
         "children_peak_rss_mb": rss.get("children_maxrss_mb"),

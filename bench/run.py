@@ -1,8 +1,9 @@
 """``make bench``: run every part and write ``bench/results.json`` and ``bench/RESULTS.md``.
 
 The parts (:data:`PARTS`) run and report in order: :mod:`bench.resize` (kitteh against
-pyvips, naive Pillow and ImageMagick), :mod:`bench.coldstart` (import times, package
-size) and :mod:`bench.stack` (upload to ready, the gallery at 10,000 images).
+pyvips, naive Pillow and ImageMagick), :mod:`bench.formats` (AVIF and WebP beside the
+JPEG), :mod:`bench.coldstart` (import times, package size) and :mod:`bench.stack`
+(upload to ready, the gallery at 10,000 images).
 
 A new part is a module listed in :data:`PARTS` (in ``bench.stack.PARTS`` if it needs
 LocalStack and PostgreSQL) with three functions:
@@ -27,10 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, report, resize, stack
+from bench import coldstart, formats, report, resize, stack
 from bench.common import BENCH_CPU, BENCH_DIR, INPUTS, find_convert, run_measured
 
-PARTS = (resize, coldstart, stack)
+PARTS = (resize, formats, coldstart, stack)
 
 
 def main(argv: list[str] | None = None) -> int:

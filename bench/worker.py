@@ -1,4 +1,5 @@
-"""The four ways of making the three renditions, each measured in a process of its own.
+"""The ways of making the three renditions, each measured in a process of its own: the
+four that :mod:`bench.resize` compares, and the handler's whole render (:mod:`bench.formats`).
 
 ``python -m bench.worker {time,rss} JOB`` (a :class:`Job` as JSON, from :mod:`bench.resize`)
 or ``python -m bench.worker baseline``; the answer is one JSON line on stdout.
@@ -50,10 +51,23 @@ class Out(NamedTuple):
 
 
 def kitteh(data: bytes, job: Job) -> list[Out]:
-    """Exactly what the resize handler runs, minus S3: bytes in, renditions out."""
+    """The handler's JPEG path, minus S3: bytes in, JPEG (or PNG) renditions out; the
+    baselines make JPEGs only, so this is what they are compared with."""
     from kitteh.imaging import render_variants
 
-    return [Out(r.kind, r.data, r.width, r.height) for r in render_variants(data)]
+    return [Out(r.kind, r.data, r.width, r.height) for r in render_variants(data, encodings=())]
+
+
+def kitteh_formats(data: bytes, job: Job) -> list[Out]:
+    """Exactly what the resize handler renders: the JPEG path and every modern format
+    (each left in ``outdir`` as ``<kind>.<extension>``)."""
+    from kitteh.imaging import render_variants
+
+    out = []
+    for r in render_variants(data):
+        out.append(Out(r.kind, r.data, r.width, r.height))
+        out += [Out(f"{r.kind}.{a.extension}", a.data, r.width, r.height) for a in r.alternatives]
+    return out
 
 
 def pillow_naive(data: bytes, job: Job) -> list[Out]:
@@ -111,14 +125,16 @@ def imagemagick(data: bytes, job: Job) -> list[Out]:
     return out
 
 
-#: In the order they are timed: kitteh first, so that a machine getting busier during
-#: the run penalises the baselines rather than the thing under test.
 METHODS: dict[str, Callable[[bytes, Job], list[Out]]] = {
     "kitteh": kitteh,
+    "kitteh_formats": kitteh_formats,
     "pyvips": pyvips_cascade,
     "pillow_naive": pillow_naive,
     "imagemagick": imagemagick,
 }
+#: What :mod:`bench.resize` compares, in the order timed: kitteh first, so that a machine
+#: getting busier during the run penalises the baselines rather than the thing under test.
+COMPARED = ("kitteh", "pyvips", "pillow_naive", "imagemagick")
 
 
 def time_method(job: Job) -> dict[str, Any]:
@@ -128,20 +144,29 @@ def time_method(job: Job) -> dict[str, Any]:
     data = Path(job.image).read_bytes()
     method(data, job)  # warm-up: lazy imports, caches, .pyc
     times: list[float] = []
+    cpu: list[float] = []  # blind to other processes' load, unlike the wall time
     started = time.perf_counter()
     while len(times) < job.min_runs or (
         time.perf_counter() - started < job.budget_s and len(times) < MAX_RUNS
     ):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_ms()
         outs = method(data, job)
         times.append((time.perf_counter() - t0) * 1000)
+        cpu.append(_cpu_ms() - c0)
     for out in outs:
         (Path(job.outdir) / out.kind).write_bytes(out.data)
     return {
         "times_ms": times,
+        "cpu_ms": cpu,
         "impl": "kitteh.imaging" if job.method == "kitteh" else job.method,
         "claimed_dims": {o.kind: None if o.width is None else [o.width, o.height] for o in outs},
     }
+
+
+def _cpu_ms() -> float:
+    """CPU time of this process and of its finished children (ImageMagick's ``convert``)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (time.process_time() + children.ru_utime + children.ru_stime) * 1000
 
 
 def peak_rss(job: Job | None) -> dict[str, Any]:
