@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# A stage of zappa_settings.json for the deploy commands (they use your AWS credentials).
+STAGE ?=
+DEPLOY := $(PY) -m scripts.deploy
+NEED_STAGE = @test -n "$(STAGE)" || { echo "usage: make $@ STAGE=dev (a stage of zappa_settings.json)"; exit 2; }
 
-.PHONY: run test lint format migrate bootstrap reconcile relay package bench localstack-start localstack-stop clean
+.PHONY: run test lint format migrate bootstrap reconcile relay package bench doctor deploy wire logs undeploy localstack-start localstack-stop clean
 
 $(VENV)/.installed-local: requirements.txt requirements-local.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,11 +35,34 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-migrate: $(VENV)/.installed-local ## upgrade DATABASE_URL's schema through handlers.migrate
-	$(PY) -c 'import json, sys; from handlers.migrate import handler; r = handler({}, None); print(json.dumps(r)); sys.exit("error" in r)'
+migrate: $(VENV)/.installed-local ## DATABASE_URL's schema to head; STAGE=dev: the stage's, by zappa invoke
+ifdef STAGE
+	$(DEPLOY) migrate $(STAGE) $(if $(REVISION),--revision $(REVISION))
+else
+	$(PY) -c 'import json; from handlers.migrate import handler; print(json.dumps(handler({}, None)))'
+endif
+
+deploy: $(VENV)/.installed-local ## STAGE=...: package (or ZIP=), zappa deploy/update, migrate, wire, smoke test
+	$(NEED_STAGE)
+	$(DEPLOY) deploy $(STAGE) $(if $(ZIP),--zip $(ZIP)) $(if $(URL),--url $(URL))
+
+wire: $(VENV)/.installed-local ## STAGE=...: converge buckets, CORS, the S3/SQS trigger (make deploy does it)
+	$(NEED_STAGE)
+	$(DEPLOY) wire $(STAGE)
+
+logs: $(VENV)/.installed-local ## STAGE=...: follow the function's logs (zappa tail; SINCE=1h)
+	$(NEED_STAGE)
+	$(DEPLOY) logs $(STAGE) --since $(or $(SINCE),1h)
+
+undeploy: $(VENV)/.installed-local ## STAGE=...: remove the S3 trigger, then zappa undeploy (buckets stay)
+	$(NEED_STAGE)
+	$(DEPLOY) undeploy $(STAGE)
 
 bootstrap: $(VENV)/.installed-local ## create buckets, queue, notification and CORS on the configured endpoint
 	$(PY) -m kitteh.bootstrap
+
+doctor: $(VENV)/.installed-local ## check a running stack end to end (STAGE=dev: a deployed stage)
+	$(PY) -m flask --app app kitteh doctor $(if $(STAGE),--stage $(STAGE))
 
 reconcile: $(VENV)/.installed-local ## settle uploads that no event settled (what the hourly schedule runs)
 	$(PY) -c 'import json; from handlers.maintenance import handler; print(json.dumps(handler({}, None)))'

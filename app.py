@@ -12,21 +12,32 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.http import HTTP_STATUS_CODES
 
 from cli import kitteh_command
 from kitteh import images
 from kitteh.aws import INTERACTIVE
 from kitteh.config import Settings
+from kitteh.images import too_large_message
 from kitteh.imaging import ImageError
 from kitteh.logs import configure_logging
 from kitteh.outages import RETRY_AFTER_SECONDS, unavailable_dependency
 from kitteh.storage import Storage
-from views import api, close_session, pages, security
+from views import api, assets, close_session, pages, security
 
 csrf = CSRFProtect()
+
+#: Headings of the HTML error pages; other codes get Werkzeug's name ("Method Not Allowed").
+ERROR_TITLES = {
+    400: "That request did not make sense",
+    404: "No kitty here",
+    413: "That file is too large",
+    500: "Something went wrong",
+    503: "Kitteh is busy",
+}
 
 #: Room for the multipart envelope around a file of the maximum size.
 _FORM_OVERHEAD_BYTES = 64 * 1024
@@ -67,6 +78,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.teardown_appcontext(close_session)
+    assets.init_app(app)
     # Unhandled exceptions reach it too, as an InternalServerError.
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(images.Rejected, _rejected)
@@ -99,7 +111,11 @@ def _http_error(error: HTTPException) -> Any:
         )
         answer[0].headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return answer
-    if code >= 500:
+    if code == 413:
+        # Werkzeug refuses an oversized body before any view runs; its stock
+        # sentence would not name the limit that the core's refusals name.
+        description = too_large_message(current_app.extensions["kitteh.settings"])
+    elif code >= 500:
         description = "something went wrong on our side; please try again"
     return _error_answer(code, description)
 
@@ -113,7 +129,11 @@ def _error_answer(code: int, description: str) -> tuple[Response, int]:
     """JSON ``{"error": ...}`` under ``/api``, the styled error page elsewhere."""
     if _wants_json():
         return jsonify(error=description), code
-    return make_response(render_template("error.html", code=code, description=description)), code
+    if code == 404 and description == NotFound.description:
+        description = "there is no page at this address"  # not Werkzeug's stock sentence
+    title = ERROR_TITLES.get(code, HTTP_STATUS_CODES.get(code, "Error"))
+    page = render_template("error.html", code=code, title=title, description=description)
+    return make_response(page), code
 
 
 app = create_app()

@@ -1,6 +1,5 @@
-"""Kitteh's benchmark harness (``make bench``).
+"""Kitteh's benchmarks (``make bench``; start at :mod:`bench.run`).
 
-Kept import-free on purpose: every timing and peak-RSS measurement runs in a fresh
-``python -m bench.worker`` process, and anything imported here would be counted
-against the method being measured.
+Import-free on purpose: each measurement runs in a fresh ``python -m bench.worker``
+process, and whatever this imported would count against the method measured.
 """

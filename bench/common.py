@@ -1,17 +1,18 @@
-"""Constants and small helpers shared by the bench's processes.
+"""Paths, inputs and the measured-process helpers shared by the bench's modules.
 
-Stdlib only: the worker imports this module inside the process whose peak RSS is
-measured, so it must not drag in numpy or Pillow by itself.
+Stdlib only: the worker imports it inside the process whose peak RSS is measured.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
@@ -20,75 +21,50 @@ BENCH_DIR = ROOT / "bench"
 IMAGES_DIR = Path(os.environ.get("BENCH_IMAGES", ROOT.parent / "shared" / "bench-images"))
 INPUTS = ("small.jpg", "phone12.jpg", "large24.jpg", "alpha.png")
 
-#: Largest first: the order kitteh cascades in (600 -> 300 -> 90).
-SIZES: tuple[tuple[str, int], ...] = (("monstrous", 600), ("large", 300), ("tiny", 90))
-SSIM_KIND = "large"
-JPEG_QUALITY = 85
-
-#: Methods in the order they are timed; kitteh goes first so a machine that gets
-#: busier during the run penalises the baselines rather than the thing under test.
-METHOD_ORDER = ("kitteh", "pyvips", "pillow_naive", "imagemagick")
-
-#: Every worker runs on this one core (``taskset -c``); override on a shared box.
+#: Every measured process runs on this one core (``taskset -c``); override on a shared box.
 BENCH_CPU = os.environ.get("BENCH_CPU", "0")
 
 #: Single-threaded libraries, so that "one core" holds even without taskset.
-WORKER_ENV = {
-    "VIPS_CONCURRENCY": "1",
-    "MAGICK_THREAD_LIMIT": "1",
-    "OMP_NUM_THREADS": "1",
-}
+WORKER_ENV = {"VIPS_CONCURRENCY": "1", "MAGICK_THREAD_LIMIT": "1", "OMP_NUM_THREADS": "1"}
 
 
-class Out(NamedTuple):
-    """One encoded rendition, as every method returns it."""
-
-    kind: str
-    data: bytes
-    content_type: str
-    width: int | None = None  # as claimed by the method, when it says
-    height: int | None = None
-
-
-def fit_box(size: tuple[int, int], box: int) -> tuple[int, int]:
-    """Size that fits ``size`` inside ``box`` x ``box``, never upscaling (Pillow's rounding)."""
-    w, h = size
-    scale = min(box / w, box / h, 1.0)
-    return max(1, round(w * scale)), max(1, round(h * scale))
-
-
-def worker_env() -> dict[str, str]:
-    """Environment for a measured subprocess: ours plus the single-thread knobs."""
-    env = dict(os.environ)
-    env.update(WORKER_ENV)
-    return env
-
-
-def pinned(cmd: list[str]) -> list[str]:
-    """Prefix ``cmd`` with ``taskset -c BENCH_CPU`` when taskset exists."""
+def run_measured(
+    cmd: list[str], *, pin: bool = True, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` from the project root, single-threaded, pinned to ``BENCH_CPU``; never raise
+    on its exit status (callers record a failure as an error)."""
     taskset = shutil.which("taskset")
-    return [taskset, "-c", BENCH_CPU, *cmd] if taskset else cmd
+    if pin and taskset:
+        cmd = [taskset, "-c", BENCH_CPU, *cmd]
+    return subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, **WORKER_ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
-def _is_imagemagick(exe: str) -> bool:
-    try:
-        out = subprocess.run(
-            [exe, "-version"], capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.stdout.startswith("Version: ImageMagick")
+def run_json(module: str, *args: str, timeout: float = 300) -> dict[str, Any]:
+    """``python -m module args`` in a fresh, pinned process: the JSON object on the last
+    line of its stdout, or ``{"error": ...}`` with the end of its stderr."""
+    proc = run_measured([sys.executable, "-m", module, *args], timeout=timeout)
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-3:]
+        return {"error": " | ".join(tail) or f"exit {proc.returncode}"}
+    answer: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return answer
 
 
 @lru_cache(maxsize=1)
 def find_convert() -> str | None:
-    """Path of a real ImageMagick ``convert``.
-
-    ``PATH`` may hold a stand-in ``convert`` (this workplace ships one that only
-    previews PNGs), so each candidate is asked for its version before it is used.
-    """
-    candidates = [shutil.which("convert"), "/usr/bin/convert", "/usr/bin/convert-im6.q16"]
-    for exe in candidates:
-        if exe and os.access(exe, os.X_OK) and _is_imagemagick(exe):
-            return exe
+    """Path of a real ImageMagick ``convert``: ``PATH`` may hold a stand-in (this
+    workplace ships one that only previews PNGs), so each candidate is asked its version."""
+    for exe in (shutil.which("convert"), "/usr/bin/convert", "/usr/bin/convert-im6.q16"):
+        if exe and os.access(exe, os.X_OK):
+            version = run_measured([exe, "-version"], pin=False, timeout=10).stdout
+            if version.startswith("Version: ImageMagick"):
+                return exe
     return None

@@ -26,10 +26,13 @@ mismatched
     upload given up on that has an image anyway); orphan objects are originals left
     in the bucket without an image.
 
-Phases, each on a fresh bucket, queue and database: ``no_faults``; ``s3_resets``: S3
-reset (every connection refused with a TCP RST) for 2 s after a third and after
-two thirds of the uploads were answered; ``serial_relay``: no faults, the relay
-delivering one event at a time, as it did before it ran them side by side.
+Phases, each on a fresh bucket and queue and the part's database emptied: ``no_faults``;
+``s3_resets``: S3 reset (every connection refused with a TCP RST) for 2 s after a third
+and after two thirds of the uploads were answered; ``serial_relay``: no faults, the
+relay delivering one event at a time, as it did before it ran them side by side.
+
+A part of :mod:`bench.stack` (``run``, ``targets``, ``render``); ``python -m bench.load``
+runs it alone and prints its figures.
 """
 
 from __future__ import annotations
@@ -46,10 +49,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from sqlalchemy import NullPool, create_engine, select
+from sqlalchemy import NullPool, create_engine, delete, select
 
 from bench.common import ROOT
-from bench.latency import summarise
+from bench.report import check, latency, table
 from kitteh.db import get_engine
 from kitteh.migrate import upgrade
 from localcloud.faults import FaultyProxy
@@ -82,6 +85,15 @@ POLL_INTERVAL_S = 0.02
 
 PHASES = ("no_faults", "s3_resets", "serial_relay")
 
+#: Time from the last upload answered to the last image ready, relay running events
+#: side by side over one at a time. Two cores: at best 0.5; a quarter off at least.
+RELAY_SETTLE_RATIO = 0.75
+#: The counts that must be zero, without faults and with S3 reset twice.
+ZEROS = {
+    "no_faults": ("lost", "duplicated", "ghost", "answers_5xx", "mismatched", "orphan_objects"),
+    "s3_resets": ("lost", "duplicated", "ghost", "mismatched", "orphan_objects"),
+}
+
 
 @dataclass
 class Attempt:
@@ -106,8 +118,8 @@ def photos() -> list[tuple[str, bytes]]:
     return [(path.name, path.read_bytes()) for path in found]
 
 
-def run(phases: tuple[str, ...] = PHASES) -> dict[str, Any]:
-    """Every phase in its own stack; the ``load`` part of ``results.json``."""
+def run(database_url: str, phases: tuple[str, ...] = PHASES) -> dict[str, Any]:
+    """Every phase in its own bucket and queue, on ``database_url`` emptied before each."""
     problem = localstack_problem()
     if problem:
         raise RuntimeError(problem)
@@ -124,18 +136,26 @@ def run(phases: tuple[str, ...] = PHASES) -> dict[str, Any]:
     }
     for phase in phases:
         print(f"  load: {phase}...", file=sys.stderr)
-        results["phases"][phase] = _phase(phase, inputs)
+        _empty(database_url)
+        results["phases"][phase] = _phase(phase, inputs, database_url)
     return results
 
 
-def _phase(phase: str, inputs: list[tuple[str, bytes]]) -> dict[str, Any]:
+def _empty(database_url: str) -> None:
+    """Remove the images of an earlier phase (their variants go with them, by cascade)."""
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.begin() as db:
+            db.execute(delete(Image))
+    finally:
+        engine.dispose()
+
+
+def _phase(phase: str, inputs: list[tuple[str, bytes]], database_url: str) -> dict[str, Any]:
     run_name = f"kitteh-load-{uuid.uuid4().hex[:8]}"
     concurrency = 1 if phase == "serial_relay" else DEFAULT_CONCURRENCY
     host, port = LOCALSTACK_URL.removeprefix("http://").split(":")
-    with (
-        FaultyProxy(host, int(port), name="s3") as proxy,
-        throwaway_database("kitteh_bench_load") as database_url,
-    ):
+    with FaultyProxy(host, int(port), name="s3") as proxy:
         env = stack_environment(run_name) | {
             "DATABASE_URL": database_url,
             # S3 through the proxy; SQS (the general endpoint) directly
@@ -144,7 +164,6 @@ def _phase(phase: str, inputs: list[tuple[str, bytes]]) -> dict[str, Any]:
             "LOG_LEVEL": "ERROR",
         }
         with environment(env):
-            upgrade(database_url)
             with PrivateStack.running() as stack, _serving() as base_url:
                 stack.set_visibility_timeout(VISIBILITY_TIMEOUT_S)
                 with _ReadyWatch(database_url) as watch:
@@ -343,9 +362,102 @@ def _account(
         "uploads_per_s": round(len(given) / (answered - started), 1),
         "upload_seconds": round(answered - started, 2),
         "settle_after_last_answer_s": round(max(0.0, settled_at - answered), 2),
-        "answer_ms": summarise([a.seconds * 1000 for a in attempts]),
-        "upload_to_ready_ms": summarise(to_ready),
+        "answer_ms": _latency([a.seconds * 1000 for a in attempts]),
+        "upload_to_ready_ms": _latency(to_ready),
     }
+
+
+def _latency(samples_ms: list[float]) -> dict[str, Any]:
+    if len(samples_ms) < 2:  # too few for a p95: a phase where (nearly) nothing got through
+        return {"n": len(samples_ms), "p50_ms": None, "p95_ms": None}
+    return latency(samples_ms)
+
+
+def targets(part: dict[str, Any]) -> list[dict[str, Any]]:
+    """Nothing lost, duplicated or ghostly, every answer true; the relay's concurrency pays."""
+    missing = part.get("error", "not measured")
+    phases = part.get("phases", {})
+    checks = []
+    for phase, counts in ZEROS.items():
+        figures = phases.get(phase)
+        total, context = None, ""
+        if figures is not None:
+            found = {count: figures[count] for count in counts if figures[count]}
+            total = sum(found.values())
+            context = (
+                f"; {', '.join(f'{k} {v}' for k, v in found.items()) or 'all zero'}"
+                f"; {figures['answered_201']} of {part['uploads']} answered 201"
+                f", {figures['answers_5xx']} 5xx answers retried"
+            )
+        name = f"load {phase}: 0 {' / '.join(counts)}"
+        checks.append(check(name, total, 0, "", digits=0, context=context, missing=missing))
+    parallel, serial = phases.get("no_faults"), phases.get("serial_relay")
+    ratio, context = None, ""
+    if parallel is not None and serial is not None and serial["settle_after_last_answer_s"]:
+        side_by_side = parallel["settle_after_last_answer_s"]
+        one_at_a_time = serial["settle_after_last_answer_s"]
+        ratio = side_by_side / one_at_a_time
+        context = f"; {side_by_side:.1f} vs {one_at_a_time:.1f} s"
+    name = f"load: relay side by side settles in <= {RELAY_SETTLE_RATIO:g}x the serial relay's time"
+    checks.append(
+        check(name, ratio, RELAY_SETTLE_RATIO, "x", digits=2, context=context, missing=missing)
+    )
+    return checks
+
+
+#: (results key, what the row counts) of the load table, in reading order.
+ROWS = (
+    ("answered_201", "uploads answered 201 (of the uploads started)"),
+    ("ready", "… whose image ended `ready`"),
+    ("failed", "… whose image ended `failed`"),
+    ("lost", "lost: answered 201, image missing or never settled"),
+    ("duplicated", "duplicated: one upload, more than one image"),
+    ("ghost", "ghost: an image no client was given"),
+    ("mismatched", "answers that disagree with the final state"),
+    ("orphan_objects", "originals left in the bucket without an image"),
+    ("gave_up", "uploads given up on, out of attempts"),
+    ("attempts", "requests made"),
+    ("answers_5xx", "5xx answers (each retried after its Retry-After)"),
+    ("no_answer", "requests with no answer at all"),
+    ("uploads_per_s", "uploads answered 201 per second"),
+    ("settle_after_last_answer_s", "seconds from the last answer to the last image ready"),
+)
+PHASE_LABELS = (
+    ("no_faults", "no faults"),
+    ("s3_resets", "S3 reset 2 × 2 s"),
+    ("serial_relay", "no faults, relay one at a time"),
+)
+
+
+def render(r: dict[str, Any]) -> list[str]:
+    phases = [(key, label) for key, label in PHASE_LABELS if key in r["phases"]]
+    rows = [[label, *(r["phases"][phase][key] for phase, _ in phases)] for key, label in ROWS]
+    for key, label in (("upload_to_ready_ms", "upload → ready"), ("answer_ms", "one request")):
+        for stat in ("p50_ms", "p95_ms"):
+            cells = (r["phases"][phase][key][stat] for phase, _ in phases)
+            rows.append([f"{label} {stat.removesuffix('_ms')} ms", *cells])
+    return [
+        f"### Load: {r['uploads']} uploads from {r['clients']} clients",
+        "",
+        f"{r['uploads']} uploads of the {len(r['photos'])} real photos in `../shared/photos` "
+        f"({r['photo_bytes'] / len(r['photos']) / 1e3:.0f} kB on average) from {r['clients']} "
+        "client threads through `POST /api/images`, the app on Werkzeug's threaded server in "
+        "the bench process; S3 (for the app and the resize function) behind "
+        "`localcloud.faults.FaultyProxy`, SQS and PostgreSQL direct; the relay delivering "
+        f"{r['relay_concurrency']} events at a time (one at a time in the last column). A "
+        "client retries a 503 after its `Retry-After`. In the fault phase every S3 "
+        f"connection is reset for {r['reset_seconds']:g} s after a third and after two thirds "
+        f"of the uploads were answered; the bench's queue makes a failed delivery visible "
+        f"again after {r['visibility_timeout_s']} s. Each phase has a fresh bucket and queue "
+        "and starts on an empty database; the final state is read from them once every event "
+        "went through the relay.",
+        "",
+        *table(["", *(label for _, label in phases)], rows, "l" + "r" * len(phases)),
+        "Upload → ready is long because the 200 uploads arrive faster than two cores resize "
+        "them: it is mostly queueing, which is why the relay's concurrency shows in the time "
+        "from the last answer to the last image ready.",
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -353,7 +465,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__)
     parser.add_argument("--phases", nargs="+", default=list(PHASES), choices=PHASES)
     args = parser.parse_args(argv)
-    print(json.dumps(run(tuple(args.phases)), indent=2))
+    with throwaway_database("kitteh_bench_load") as database_url:
+        upgrade(database_url)
+        figures = run(database_url, tuple(args.phases))
+        get_engine(database_url).dispose()
+    print(json.dumps(figures, indent=2))
     return 0
 
 

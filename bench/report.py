@@ -1,180 +1,99 @@
-"""Render ``results.json`` as the human-readable ``RESULTS.md``."""
+"""What every part reports with (targets, latency summaries, Markdown tables) and the page:
+the machine, one table of every part's targets, then each part's section (its ``render``).
+"""
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Iterable, Sequence
+from types import ModuleType
 from typing import Any
 
-from bench import report_stack
-from bench.common import METHOD_ORDER, SIZES
-from bench.targets import HANDLER_IMPORT_MS
+
+def check(
+    target: str,
+    value: float | None,
+    limit: float,
+    unit: str,
+    *,
+    digits: int = 1,
+    at_least: bool = False,
+    context: str = "",
+    missing: str = "not measured",
+) -> dict[str, Any]:
+    """One target: PASS when ``value`` is at most (``at_least``: at least) ``limit``.
+
+    The detail says by how much it passed or missed, in the unit a fix would be planned
+    in, then ``context``. Without a value the target is N/A, for the reason ``missing``.
+    """
+    if value is None:
+        return {"target": target, "value": None, "status": "N/A", "detail": missing}
+    spare = value - limit if at_least else limit - value
+    detail = f"{value:.{digits}f}{unit} ({spare:+.{digits}f}{unit} to spare{context})"
+    status = "PASS" if spare >= 0 else "MISS"
+    return {"target": target, "value": value, "status": status, "detail": detail}
 
 
-def _f(x: float | None, fmt: str = ".1f") -> str:
+def num(x: float | None, fmt: str = ".1f") -> str:
     return "–" if x is None else format(x, fmt)
 
 
-def _machine(m: dict[str, Any]) -> list[str]:
-    load = (
-        f"1-min load average at start {m['loadavg_1m']:.2f}, at end {m.get('loadavg_end', 0):.2f}"
+def table(header: Sequence[str], rows: Iterable[Sequence[object]], align: str) -> list[str]:
+    """A Markdown table; ``align`` has one letter per column, ``l`` or ``r``."""
+    rule = ["---:" if a == "r" else "---" for a in align]
+    return [f"| {' | '.join(map(str, cells))} |" for cells in (header, rule, *rows)] + [""]
+
+
+def latency(samples_ms: list[float]) -> dict[str, Any]:
+    """n, p50, p95, min, max and mean of ``samples_ms``, rounded to 0.1 ms. p95 interpolates
+    between order statistics (inclusive), so that one slow outlier moves max, not p95."""
+    p95 = statistics.quantiles(samples_ms, n=20, method="inclusive")[-1]
+    return {
+        "n": len(samples_ms),
+        "p50_ms": round(statistics.median(samples_ms), 1),
+        "p95_ms": round(p95, 1),
+        "min_ms": round(min(samples_ms), 1),
+        "max_ms": round(max(samples_ms), 1),
+        "mean_ms": round(statistics.fmean(samples_ms), 1),
+    }
+
+
+def latency_table(part: dict[str, Any], rows: Iterable[tuple[str, str]]) -> list[str]:
+    """p50/p95/min/max of each (results key, label) of ``part``."""
+    stats = ("p50_ms", "p95_ms", "min_ms", "max_ms")
+    return table(
+        ["", "p50 ms", "p95 ms", "min ms", "max ms"],
+        ([label, *(part[key].get(s) for s in stats)] for key, label in rows),
+        "lrrrr",
     )
-    return [
-        "## Machine",
-        "",
-        (
-            f"- CPU: {m['cpu_model']}, {m['cores']} cores; workers pinned to CPU {m['pinned_cpu']} "
-            f"({load}; bench took {m.get('bench_seconds', 0):.0f} s)"
-        ),
-        (
-            f"- Python {m['python']}, Pillow {m['pillow']}, libjpeg-turbo {m['libjpeg_turbo']}, "
-            f"zlib {m['zlib']}, libwebp {m['libwebp']}"
-        ),
-        f"- pyvips {m.get('pyvips')}, libvips {m.get('libvips')}",
-        f"- ImageMagick: {m.get('imagemagick') or 'not installed'}",
-        "",
-    ]
 
 
-def _input_table(name: str, row: dict[str, Any]) -> list[str]:
-    kinds = "/".join(str(box) for _, box in SIZES)
-    lines = [
-        f"### {name}",
-        "",
-        (
-            f"reference_ssim_300 (plain full-decode Pillow LANCZOS, q85): "
-            f"{_f(row['reference_ssim_300'], '.4f')}; kitteh implementation: {row['kitteh_impl']}"
-        ),
-        "",
-        (
-            f"| method | median ms | min ms | x kitteh time | peak RSS MB | bytes {kinds} "
-            "| dims 300 | SSIM 300 |"
-        ),
-        "| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |",
-    ]
-    for method in METHOD_ORDER:
-        r = row["methods"].get(method, {})
-        if "error" in r:
-            lines.append(f"| {method} | error: {r['error'][:120]} | | | | | | |")
-            continue
-        rss = r.get("peak_rss_mb")
-        if r.get("children_peak_rss_mb"):
-            rss = max(rss or 0, r["children_peak_rss_mb"])  # convert's own RSS
-        nbytes = "/".join(str(r["bytes"].get(kind, "–")) for kind, _ in SIZES)
-        dims = "x".join(map(str, r["dims"].get("large", [])))
-        lines.append(
-            f"| {method} | {_f(r['median_ms'])} | {_f(r['min_ms'])} | "
-            f"{_f(row['speedup_median'].get(method), '.2f')} | {_f(rss)} | {nbytes} | {dims} | "
-            f"{_f(r['ssim_300'], '.4f')} |"
-        )
-    lines += [
-        "",
-        (
-            f"kitteh peak RSS {_f(row['kitteh_peak_rss_mb'])} MB = baseline "
-            f"{_f(row['baseline_rss_mb'])} MB + {_f(row['kitteh_rss_over_baseline_mb'])} MB."
-        ),
-        "",
-    ]
-    return lines
-
-
-def _cold(cold: dict[str, Any]) -> list[str]:
-    lines = [
-        "## Cold start",
-        "",
-        "| module | median ms | min ms | slowest imports (one -X importtime run, cumulative ms) |",
-        "| --- | ---: | ---: | --- |",
-    ]
-    for mod, r in cold["imports"].items():
-        if r.get("median_ms") is None:
-            lines.append(f"| {mod} | – | – | {r.get('error', '')[:150]} |")
-            continue
-        slow = ", ".join(
-            f"{s['module']} {s['cumulative_ms']:.0f}" for s in r["slowest_imports"][:5]
-        )
-        lines.append(f"| {mod} | {r['median_ms']:.0f} | {r['min_ms']:.0f} | {slow} |")
-    pkg = cold["package"]
-    size = f"{pkg['mb']:.1f} MB" if pkg.get("mb") is not None else f"null ({pkg['note']})"
-    lines += ["", f"Package `{pkg['path']}`: {size}", ""]
-    system = {m: r for m, r in cold.get("imports_system_interpreter", {}).items() if r}
-    if system:
-        lines += [
-            (
-                "The project's interpreter (above) is a plain build, configured without "
-                "`--enable-optimizations` (pyenv's default). The same imports, same packages, "
-                "under the distribution's CPython 3.11:"
-            ),
-            "",
-            "| module | interpreter | median ms | min ms |",
-            "| --- | --- | ---: | ---: |",
-        ]
-        for mod, r in system.items():
-            lines.append(
-                f"| {mod} | `{r['interpreter']}` | {_f(r.get('median_ms'), '.0f')} | "
-                f"{_f(r.get('min_ms'), '.0f')} |"
-            )
-        lines.append("")
-    lines += _import_miss_note(cold)
-    return lines
-
-
-def _import_miss_note(cold: dict[str, Any]) -> list[str]:
-    """Why the resize handler's import misses its target, and what would close it."""
-    resize = cold["imports"].get("handlers.resize", {})
-    median = resize.get("median_ms")
-    if median is None or median <= HANDLER_IMPORT_MS:
-        return []
-    by_name = {s["module"]: s["cumulative_ms"] for s in resize.get("slowest_imports", [])}
-    system = (cold.get("imports_system_interpreter") or {}).get("handlers.resize") or {}
-    parts = ", ".join(
-        f"{name} {by_name[name]:.0f} ms" for name in ("sqlalchemy", "boto3") if name in by_name
-    )
-    note = (
-        f"**Why `handlers.resize` misses {HANDLER_IMPORT_MS:g} ms** "
-        f"({median:.0f} ms, {median - HANDLER_IMPORT_MS:.0f} ms over): nearly all of it is "
-        f"the libraries the function needs, not Kitteh ({parts}; Pillow and Kitteh's own "
-        "modules are ~20 ms)."
-    )
-    if system.get("median_ms") is not None:
-        note += (
-            f" Part of it is the interpreter build: under the distribution's CPython 3.11 "
-            f"the same import takes {system['median_ms']:.0f} ms."
-        )
-    note += (
-        " What would close it: Lambda SnapStart for Python (init runs once, at publish "
-        "time); or SQLAlchemy Core instead of the ORM on the handler's path (the ORM is "
-        "~45 ms); importing either lazily would only move the cost into the first event."
-    )
-    return [note, ""]
-
-
-def render(results: dict[str, Any], resize_inputs: list[str]) -> str:
+def render(results: dict[str, Any], parts: Iterable[ModuleType]) -> str:
     """The whole RESULTS.md."""
+    m = results["machine"]
+    load = f"1-min load average at start {m['loadavg_1m']:.2f}, at end {m['loadavg_end']:.2f}"
     lines = [
         "# Kitteh benchmark results",
         "",
-        (
-            "Generated by `make bench` (bench/run.sh); raw numbers in `bench/results.json`. "
-            "Every method runs warm in fresh processes pinned to one core, its runs split over "
-            "interleaved rounds (kitteh, pyvips, naive, ImageMagick, kitteh, ...); medians and "
-            "minimums of >= 9 runs; 'x kitteh time' = method median / kitteh median. Peak RSS "
-            "is VmHWM of a fresh process that ran the method once (ru_maxrss would inherit the "
-            "parent's peak across exec); for ImageMagick, of the largest `convert` child. "
-            "SSIM: Wang et al. Gaussian SSIM on luminance of the 300 px output against a float "
-            "Lanczos-3 resize of the full decoded, oriented, sRGB image; transparent images are "
-            "compared over black, so JPEG baselines that drop alpha score low on alpha.png."
-        ),
+        "Generated by `make bench` (bench/run.sh); raw numbers in `bench/results.json`.",
         "",
-        *_machine(results["machine"]),
+        "## Machine",
+        "",
+        f"- CPU: {m['cpu_model']}, {m['cores']} cores; workers pinned to CPU {m['pinned_cpu']} "
+        f"({load}; bench took {m['bench_seconds']:.0f} s)",
+        f"- Python {m['python']}, Pillow {m['pillow']}, libjpeg-turbo {m['libjpeg_turbo']}, "
+        f"zlib {m['zlib']}, libwebp {m['libwebp']}",
+        f"- pyvips {m['pyvips']}, libvips {m['libvips']}",
+        f"- ImageMagick: {m['imagemagick'] or 'not installed'}",
+        "",
         "## Targets",
         "",
-        "| target | status | detail |",
-        "| --- | --- | --- |",
-        *(f"| {t['target']} | **{t['status']}** | {t['detail']} |" for t in results["targets"]),
-        "",
-        "## Resize (90/300/600, JPEG q85)",
-        "",
+        *table(
+            ["target", "status", "detail"],
+            ([t["target"], f"**{t['status']}**", t["detail"]] for t in results["targets"]),
+            "lll",
+        ),
     ]
-    for name in resize_inputs:
-        lines += _input_table(name, results[name])
-    lines += _cold(results["coldstart"])
-    lines += report_stack.render(results["stack"])
+    for part in parts:
+        lines += part.render(results)
     return "\n".join(lines)

@@ -4,14 +4,14 @@
 # (e.g. --inputs phone12.jpg, --no-stack). BENCH_CPU picks the pinned core (default 0).
 #
 # The stack part needs LocalStack and PostgreSQL (127.0.0.1:5432, or
-# KITTEH_BENCH_POSTGRES_URL): the run goes through localstack/with-localstack.sh, which
+# KITTEH_TEST_POSTGRES_URL): the run goes through localstack/with-localstack.sh, which
 # starts LocalStack when nothing answers on 127.0.0.1:4566 and stops it afterwards only
 # if it started it. --no-stack skips the stack part and LocalStack altogether.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${BENCH_VENV:-$root/.venv}"
 cd "$root"
-if ! "$venv/bin/python" -c "import pyvips, numpy, scipy" 2>/dev/null \
+if ! "$venv/bin/python" -c "import pyvips, numpy, skimage" 2>/dev/null \
     || ! "$venv/bin/python" -c "from bench.common import find_convert as f; assert f()" 2>/dev/null
 then
     "$root/bench/setup.sh" "$venv"

@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     """Upgrade to head, or to ``event["revision"]``; return ``{"from": ..., "to": ...}``.
 
-    A failed migration returns ``{"error": ..., "from": ..., "to": ...}`` with
-    ``to`` the revision the schema stands at now (the last one that succeeded).
+    :raise MigrationError: a migration failed. Its message names the reason and the
+        revision the schema stands at now (the last one that succeeded). Raised, not
+        returned: Lambda then reports a function error, which is what makes
+        ``zappa invoke`` (and so ``make migrate STAGE=...``) exit non-zero.
     """
     configure_logging()
     revision = str((event or {}).get("revision") or "head")
@@ -30,6 +32,6 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         result = upgrade(settings.database_url, revision)
     except MigrationError as exc:
         log.error("migration failed: %s", exc)
-        return {"error": str(exc), "from": exc.from_revision, "to": exc.revision}
+        raise
     log.info("migrated from %s to %s", result.from_revision, result.to_revision)
     return result.as_dict()

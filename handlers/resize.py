@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from kitteh import queues
+from kitteh.aws import sqs_client
 from kitteh.config import Settings
 from kitteh.db import transaction
 from kitteh.events import MalformedEvent, S3Event, S3Record, SQSEvent, is_sqs_event
@@ -48,20 +50,25 @@ def _handle_s3_event(event: S3Event) -> dict[str, Any]:
 
 
 def _handle_sqs_batch(event: SQSEvent) -> dict[str, Any]:
-    # Partial batch response (ReportBatchItemFailures): only the failed messages
-    # go back to the queue, to be retried and in the end dead-lettered.
-    failures = []
+    # Only the failed messages may go back to the queue, to be retried and in the end
+    # dead-lettered, whether or not the mapping has ReportBatchItemFailures on: so a
+    # partial failure deletes what succeeded and raises (kitteh.queues says why).
+    done, failed = [], []
     for message in event.records:
         try:
             _handle_s3_event(S3Event.from_json(message.body))
         except Exception:
-            if message.message_id is None:
-                # Reporting it would fail the whole batch: every good message retried.
-                log.exception("a message without messageId failed; it cannot be retried alone")
-                continue
-            log.exception("message %s failed; SQS will retry it", message.message_id)
-            failures.append({"itemIdentifier": message.message_id})
-    return {"batchItemFailures": failures}
+            # Named for the logs only: what comes back is whatever was not deleted,
+            # so a message without an id (never sent by Lambda) is retried all the same.
+            label = message.message_id or "(a message without messageId)"
+            log.exception("message %s failed; SQS will retry it", label)
+            failed.append(label)
+        else:
+            done.append((message.queue_arn, message.message_id or "", message.receipt_handle))
+    if failed:
+        deleted = queues.delete_messages(sqs_client(Settings.from_env()), done) if done else 0
+        raise queues.BatchIncomplete(failed, len(event.records), deleted)
+    return {"batchItemFailures": []}
 
 
 def _process(record: S3Record) -> dict[str, Any]:

@@ -61,17 +61,33 @@ INTERACTIVE = CallBudget(connect_timeout=2, read_timeout=3, attempts=2)
 #: retried, not in a function killed mid-way. SQS long polls must be shorter
 #: than the read timeout (the relay polls for 2 s at most).
 BACKGROUND = CallBudget(connect_timeout=3, read_timeout=6, attempts=3)
+#: The deploy tools' control-plane calls (Lambda, CloudFormation...), run by a
+#: person at a terminal: slow answers are normal there, and nobody waits on a page.
+CONTROL = CallBudget(connect_timeout=5, read_timeout=30, attempts=6)
+
+
+def _s3_addressing(endpoint_url: str | None) -> dict[str, str]:
+    """How S3 URLs name the bucket: the region's virtual host on AWS, a path elsewhere.
+
+    Custom endpoints (LocalStack, moto, MinIO) rarely resolve virtual-hosted bucket
+    names. On AWS, botocore's "auto" signs URLs for the legacy global host
+    ``<bucket>.s3.amazonaws.com`` whatever the region: a new bucket outside
+    us-east-1 answers it with 307 redirects (which break a browser's CORS POST) and
+    regions launched after March 2019 refuse it. "virtual" with the regional
+    us-east-1 endpoint gives ``<bucket>.s3.<region>.amazonaws.com`` everywhere
+    (botocore itself falls back to the regional path for dotted bucket names).
+    """
+    if endpoint_url:
+        return {"addressing_style": "path"}
+    return {"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}
 
 
 def _config(settings: Settings, endpoint_url: str | None, budget: CallBudget) -> Config:
-    # Custom endpoints (LocalStack, moto, MinIO) rarely resolve virtual-hosted
-    # bucket names, so they get path-style addressing; AWS keeps its default.
-    addressing = "path" if endpoint_url else "auto"
     return Config(
         region_name=settings.region,
         signature_version="s3v4",
         retries={"mode": "standard", "total_max_attempts": budget.attempts},
-        s3={"addressing_style": addressing},
+        s3=_s3_addressing(endpoint_url),
         connect_timeout=budget.connect_timeout,
         read_timeout=budget.read_timeout,
     )
@@ -102,6 +118,11 @@ def sqs_client(settings: Settings) -> SQSClient:
     """Return an SQS client for the event relay and the bootstrap."""
     client: SQSClient = _client("sqs", settings, settings.sqs_endpoint_url, BACKGROUND)
     return client
+
+
+def control_client(service: str, settings: Settings) -> Any:
+    """Return a client for the deploy tools' control-plane calls (Lambda, CloudFormation...)."""
+    return _client(service, settings, settings.endpoint_url, CONTROL)
 
 
 def error_code(error: ClientError) -> str:

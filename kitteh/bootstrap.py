@@ -35,11 +35,13 @@ if TYPE_CHECKING:  # dev-only stubs: LocalStack's interpreter runs this without 
 log = logging.getLogger(__name__)
 
 #: Receives after which SQS moves a message that keeps failing to the dead-letter
-#: queue, instead of retrying a poison event forever.
-MAX_RECEIVE_COUNT = 3
+#: queue, instead of retrying a poison event forever. AWS advises at least 5 for a
+#: Lambda consumer: a batch throttled by Lambda counts a receive without being read.
+MAX_RECEIVE_COUNT = 5
 #: Seconds a received message stays hidden. It must outlast one resize (the Lambda
-#: timeout), or a slow resize is delivered twice while still running.
-VISIBILITY_TIMEOUT = 120
+#: timeout, 60 s), or a slow resize is delivered twice while still running; AWS
+#: advises six times the function's timeout, room for the poller's own retries.
+VISIBILITY_TIMEOUT = 360
 #: Dead letters are kept for SQS's maximum, 14 days. A message's age counts from its
 #: first enqueue, so a shorter retention could drop it on arrival.
 DLQ_RETENTION = 14 * 24 * 3600
@@ -173,6 +175,13 @@ def ensure_notification(s3: S3Client, bucket: str, queue_arn: str, prefix: str) 
     return True
 
 
+def same_notifications(
+    a: NotificationConfigurationTypeDef, b: NotificationConfigurationTypeDef
+) -> bool:
+    """Tell whether two notification configurations mean the same (however S3 spells them)."""
+    return _normalised(a) == _normalised(b)
+
+
 def _normalised(config: NotificationConfigurationTypeDef) -> str:
     # S3 may echo filter rule names in either case ("Prefix"/"prefix") and omit
     # empty lists; compare what the configuration means, not how it is spelled.
@@ -240,9 +249,11 @@ def bootstrap(
 
     ``s3`` and ``sqs`` default to clients built from ``settings``. ``app_origins``
     replaces ``settings.cors_origins`` as the browser origins allowed by CORS.
-    ``with_queue=False`` sets up buckets and CORS only: on AWS, Zappa's deploy
-    subscribes the resize function to the bucket itself, and S3 refuses two
-    notifications for the same events on the same prefix.
+    ``with_queue=False`` sets up buckets and CORS only: where S3 invokes the resize
+    function directly (the dev stage), ``kitteh.wiring`` subscribes it, and S3
+    refuses two notifications for the same events on the same prefix. An empty
+    ``app_origins`` leaves CORS as it is: a first deploy knows no origin until
+    Zappa has created the API.
     """
     s3 = s3 if s3 is not None else s3_client(settings)
     sqs = sqs if sqs is not None else sqs_client(settings)
@@ -254,9 +265,10 @@ def bootstrap(
         ensure_private(s3, name)
 
     queues = _ensure_event_queue(s3, sqs, settings) if with_queue else {}
-    ensure_cors(s3, bucket, cors_rules(origins))
-    if variants != bucket:
-        ensure_cors(s3, variants, cors_rules(origins, upload=False))
+    if origins:
+        ensure_cors(s3, bucket, cors_rules(origins))
+        if variants != bucket:
+            ensure_cors(s3, variants, cors_rules(origins, upload=False))
 
     return {
         "bucket": bucket,

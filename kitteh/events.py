@@ -114,6 +114,8 @@ class SQSRecord:
     message_id: str | None
     body: str
     receipt_handle: str
+    #: The queue the message came from, as an ARN: deleting it takes its URL.
+    queue_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class SQSEvent:
                     message_id=_text(record.get("messageId")),
                     body=str(record.get("body", "")),
                     receipt_handle=str(record.get("receiptHandle", "")),
+                    queue_arn=str(record.get("eventSourceARN", "")),
                 )
                 for record in event.get("Records") or []
             )

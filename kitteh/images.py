@@ -12,20 +12,21 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import posixpath
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kitteh import imaging, names
+from kitteh import imaging, names, tokens
 from kitteh.aws import is_timeout
 from kitteh.config import Settings
 from kitteh.db import commit_before_object_exists
 from kitteh.storage import ObjectMissing, Storage, StoredObject
-from models import Image, ImageStatus, Variant
+from models import Image, ImageStatus, Variant, VariantSource
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,10 @@ class NameSpaceExhausted(RuntimeError):
 @dataclass(frozen=True)
 class Page:
     items: list[Image]
+    #: Cursor of the next page, older images; None on the last page.
     next_cursor: str | None
+    #: Cursor of the previous page, newer images (``newer=``); None on the first page.
+    prev_cursor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,11 @@ def create_image(
     width: int | None = None,
     height: int | None = None,
     size: int | None = None,
+    delete_token: str | None = None,
 ) -> Image:
     """Insert a pending image under a fresh memorable name.
+
+    Only the hash of ``delete_token`` is stored (:mod:`kitteh.tokens`).
 
     Uniqueness is the database's job: we insert and, if the unique constraint on
     the folded name refuses, draw again inside a savepoint. Checking first and
@@ -100,6 +107,7 @@ def create_image(
             width=width,
             height=height,
             bytes=size,
+            delete_token_hash=tokens.hash_delete_token(delete_token) if delete_token else None,
         )
         try:
             with session.begin_nested():
@@ -119,8 +127,12 @@ def upload_original(
     *,
     stream: IO[bytes],
     filename: str | None,
+    delete_token: str | None = None,
 ) -> Image:
     """Accept an original through the app (form or API) and store it.
+
+    ``delete_token`` (:func:`kitteh.tokens.new_delete_token`) is what its uploader
+    will delete it with; only its hash is kept.
 
     The bytes are identified from their content before anything is stored; the
     image row is committed before the object is written, so that the object's
@@ -141,7 +153,7 @@ def upload_original(
     if not data:
         raise Rejected("the file is empty")
     if len(data) > storage.settings.max_upload_bytes:
-        raise Rejected(_too_large(storage.settings), 413)
+        raise Rejected(too_large_message(storage.settings), 413)
     info = imaging.inspect(data, max_pixels=storage.settings.max_pixels)
     image = create_image(
         session,
@@ -151,6 +163,7 @@ def upload_original(
         width=info.width,
         height=info.height,
         size=len(data),
+        delete_token=delete_token,
     )
     commit_before_object_exists(session)
     try:
@@ -205,34 +218,44 @@ def create_presigned_upload(
     filename: Any,
     content_type: Any,
     size: Any,
+    delete_token: str | None = None,
 ) -> PresignedUpload:
     """Reserve a name and key, and let the browser POST the original to S3 itself.
 
     S3 enforces the policy (key, content type, size); the resize function checks
     the bytes once they arrive. The row is committed before the grant is handed
-    out (:func:`kitteh.db.commit_before_object_exists`).
+    out (:func:`kitteh.db.commit_before_object_exists`). ``delete_token`` as for
+    :func:`upload_original`.
 
     :raise Rejected: a field is missing or wrong, the type is not an image
         type we take (415) or the size is over the limit (413).
     """
     if not isinstance(filename, str) or not filename.strip():
         raise Rejected("'filename' is required and must be a string")
-    if not isinstance(content_type, str) or not content_type.strip():
+    if not isinstance(content_type, str):
         raise Rejected("'content_type' is required and must be a string")
     if isinstance(size, bool) or not isinstance(size, int):
         raise Rejected("'size' is required and must be a whole number of bytes")
     content_type = content_type.strip().lower()
+    if content_type in ("", "application/octet-stream"):
+        # What browsers send for a type their system does not know (HEIC, often):
+        # the extension says what S3 will be told; the resize function checks the bytes.
+        extension = posixpath.splitext(filename.strip().lower())[1]
+        content_type = imaging.CONTENT_TYPES_BY_EXTENSION.get(extension, content_type)
+    if not content_type:
+        raise Rejected("'content_type' is required and must be a string")
     if content_type not in imaging.ACCEPTED_CONTENT_TYPES:
         accepted = ", ".join(sorted(imaging.ACCEPTED_CONTENT_TYPES))
         raise Rejected(f"{content_type} is not accepted; use one of {accepted}", 415)
     if size <= 0:
         raise Rejected("the file is empty")
     if size > storage.settings.max_upload_bytes:
-        raise Rejected(_too_large(storage.settings), 413)
+        raise Rejected(too_large_message(storage.settings), 413)
     image = create_image(
         session,
         original_key=storage.new_original_key(),
         original_filename=filename,
+        delete_token=delete_token,
     )
     commit_before_object_exists(session)
     post = storage.presigned_post(image.original_key, content_type, size)
@@ -248,32 +271,39 @@ class _Verdict:
 
     etag: str | None
     info: imaging.ImageInfo | None = None
-    renditions: tuple[tuple[imaging.Rendition, str], ...] = ()
+    renditions: tuple[imaging.Rendition, ...] = ()
     size: int | None = None
     error: str | None = None
     #: The object changed after the image was settled: withdraw what was made.
     replaced: bool = False
 
 
-def process_original(session: Session, storage: Storage, key: str) -> Image | None:
-    """Make the variants of the original at ``key`` and settle its image; None if it has none.
+def process_original(
+    session: Session, storage: Storage, key: str, *, force: bool = False
+) -> Image | None:
+    """Make the variants of the original at ``key``, in every format, and settle its image.
 
-    Only a key the app granted (a row committed before its object could exist) is
-    processed; nothing else is adopted. An object at a key of the app's own making
-    whose row is gone belongs to a withdrawn upload, and is removed with anything
-    made from it.
+    Returns None if the key has no image. Only a key the app granted (a row
+    committed before its object could exist) is processed; nothing else is adopted.
+    An object at a key of the app's own making whose row is gone belongs to a
+    withdrawn (or deleted) upload, and is removed with anything made from it.
 
-    The slow part (reading the original, decoding, encoding, writing variants and
-    the public original) runs before the row is locked; the result is recorded under
-    ``SELECT ... FOR UPDATE``, so deliveries of one event racing each other
-    serialise there: the first records, the others find the image settled from the
-    same object and leave it (their writes were the same bytes). Running it again
-    for the same object changes nothing.
+    The slow part (reading the original, decoding, encoding, writing variants in
+    every format and the public original) runs before the row is locked; the
+    result is recorded under ``SELECT ... FOR UPDATE``, so deliveries of one event
+    racing each other serialise there: the first records, the others find the
+    image settled from the same object and leave it (their writes were the same
+    bytes). Running it again for the same object changes nothing, unless the image
+    is ready with variants made by another recipe than today's (sizes, formats,
+    settings), or ``force`` says to render it anyway (``flask kitteh reprocess``);
+    objects that the new variants no longer use are then deleted once the session
+    commits. The public original is made again with them, never left out.
 
     The image remembers the ETag of the object it was settled from. A settled image
     whose object has another ETag now was replaced (a presigned grant posted twice):
     it is refused, failed with the reason, and its variants and public original are
-    deleted, so nothing shown or served can disagree with what storage holds.
+    deleted, so nothing shown or served can disagree with what storage holds. It
+    stays refused, ``force`` or not: the ETag it remembers is the first object's.
 
     A file that is not a usable image ends ``failed`` with the reason and raises
     nothing: a retry cannot help. Storage and database errors propagate so that
@@ -288,12 +318,13 @@ def process_original(session: Session, storage: Storage, key: str) -> Image | No
     except ObjectMissing:
         original = None
     settled = image.status != ImageStatus.PENDING
-    if settled and (original is None or image.original_etag in (None, original.etag)):
+    replaced = settled and original is not None and _changed(image, original.etag)
+    if settled and not replaced and not (force or (original is not None and _outdated(image))):
         # A repeated event, or an image settled before ETags were kept (left as it was).
         log.info("image %s is %s already; nothing to do", image.name, image.status)
         return image
 
-    verdict = _judge(storage, key, original, replaced=settled)
+    verdict = _judge(storage, key, original, replaced=replaced)
 
     image = session.scalars(
         select(Image)
@@ -301,16 +332,27 @@ def process_original(session: Session, storage: Storage, key: str) -> Image | No
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
-    if image is None:  # withdrawn while we worked
+    if image is None:  # withdrawn or deleted while we worked
         _discard_ungranted(storage, key)
         return None
     if image.status != ImageStatus.PENDING and not verdict.replaced:
-        if verdict.etag is None or image.original_etag in (None, verdict.etag):
+        if _changed(image, verdict.etag):
+            verdict = _Verdict(verdict.etag, replaced=True)  # the object changed under us
+        elif not (force or _outdated(image)):
             log.info("image %s was settled by another delivery", image.name)
             return image
-        verdict = _Verdict(verdict.etag, replaced=True)  # the object changed under us
     _record(session, storage, image, verdict)
     return image
+
+
+def _changed(image: Image, etag: str | None) -> bool:
+    """Does storage now hold another object than the one ``image`` was settled from?"""
+    return etag is not None and image.original_etag not in (None, etag)
+
+
+def _outdated(image: Image) -> bool:
+    """Ready, but with variants made by another recipe than today's: render it again."""
+    return image.status == ImageStatus.READY and not is_current(image)
 
 
 def _judge(
@@ -323,29 +365,33 @@ def _judge(
     if replaced:
         return _Verdict(original.etag, replaced=True)
     if original.size > settings.max_upload_bytes:
-        return _Verdict(original.etag, size=original.size, error=_too_large(settings))
+        return _Verdict(original.etag, size=original.size, error=too_large_message(settings))
     try:
         info = imaging.inspect(original.data, max_pixels=settings.max_pixels)
     except imaging.ImageError as exc:
         return _Verdict(original.etag, size=original.size, error=exc.reason)
     try:
         renditions = imaging.render_variants(original.data, max_pixels=settings.max_pixels)
+        public = imaging.public_original(original.data, info)
     except imaging.ImageError as exc:
         return _Verdict(original.etag, info=info, size=original.size, error=exc.reason)
-    written = []
     for rendition in renditions:
         variant_key = storage.variant_key(key, rendition.kind, rendition.extension)
         storage.put_variant(variant_key, rendition.data, rendition.content_type)
-        written.append((rendition, variant_key))
-    public = imaging.public_original(original.data, info)
+        for alternative in rendition.alternatives:
+            source_key = storage.variant_key(key, rendition.kind, alternative.extension)
+            storage.put_variant(source_key, alternative.data, alternative.content_type)
     storage.put_variant(
         storage.public_original_key(key, info.content_type), public, info.content_type
     )
-    return _Verdict(original.etag, info=info, renditions=tuple(written), size=original.size)
+    return _Verdict(original.etag, info=info, renditions=tuple(renditions), size=original.size)
 
 
 def _record(session: Session, storage: Storage, image: Image, verdict: _Verdict) -> None:
-    image.original_etag = verdict.etag
+    keys_before = _object_keys(storage, image)
+    if not verdict.replaced:
+        # A replaced image keeps the ETag it was settled from: it stays refused.
+        image.original_etag = verdict.etag
     if verdict.size is not None:
         image.bytes = verdict.size
     if verdict.info is not None:
@@ -358,11 +404,16 @@ def _record(session: Session, storage: Storage, image: Image, verdict: _Verdict)
     elif verdict.error is not None:
         _fail(image, verdict.error)
     else:
-        for rendition, variant_key in verdict.renditions:
-            _record_variant(image, rendition, variant_key)
+        for rendition in verdict.renditions:
+            _record_rendition(storage, image, rendition)
+        rendered = {rendition.kind for rendition in verdict.renditions}
+        image.variants[:] = [v for v in image.variants if v.kind in rendered]  # sizes dropped
         image.status = ImageStatus.READY
         image.error = None
+        image.recipe = imaging.RECIPE
     session.flush()
+    if image.status == ImageStatus.READY:
+        _delete_after_commit(session, storage, keys_before - _object_keys(storage, image))
 
 
 #: Why an image whose original changed after it was settled is refused.
@@ -376,24 +427,66 @@ def _discard_ungranted(storage: Storage, key: str) -> None:
     """An object no image row stands for: never adopted; removed if the app made its key."""
     if storage.is_granted_shape(key):
         # The app made this key and committed its row before the object could exist;
-        # the row is gone, so the upload was withdrawn (its client was told it failed).
-        log.info("removing %s: its upload was withdrawn", key)
+        # the row is gone, so the upload was withdrawn (its client was told it failed)
+        # or the image deleted.
+        log.info("removing %s: its upload was withdrawn or its image deleted", key)
         storage.delete_original(key)
         storage.delete_variants(key)
     else:
         log.warning("ignoring %s: no upload was granted for it", key)
 
 
-def _record_variant(image: Image, rendition: imaging.Rendition, key: str) -> None:
+def is_current(image: Image) -> bool:
+    """Is the image ready, with variants made by today's recipe?"""
+    return image.status == ImageStatus.READY and image.recipe == imaging.RECIPE
+
+
+def _record_rendition(storage: Storage, image: Image, rendition: imaging.Rendition) -> None:
+    """Point the image's row of one size at what :func:`_judge` wrote, in every format."""
     variant = image.variant(rendition.kind)
     if variant is None:
         variant = Variant(kind=rendition.kind)
         image.variants.append(variant)
-    variant.key = key
+    variant.key = storage.variant_key(image.original_key, rendition.kind, rendition.extension)
     variant.width = rendition.width
     variant.height = rendition.height
     variant.bytes = len(rendition.data)
     variant.content_type = rendition.content_type
+    for alternative in rendition.alternatives:
+        source = variant.source(alternative.content_type)
+        if source is None:
+            source = VariantSource(content_type=alternative.content_type)
+            variant.sources.append(source)
+        source.key = storage.variant_key(image.original_key, rendition.kind, alternative.extension)
+        source.bytes = len(alternative.data)
+    kept = {alternative.content_type for alternative in rendition.alternatives}
+    variant.sources[:] = [s for s in variant.sources if s.content_type in kept]
+
+
+def _object_keys(storage: Storage, image: Image) -> set[str]:
+    """Every object a ready image's rows stand for: variants, their sources, the public original."""
+    keys = {v.key for v in image.variants} | {s.key for v in image.variants for s in v.sources}
+    if image.status == ImageStatus.READY and image.content_type is not None:
+        keys.add(storage.public_original_key(image.original_key, image.content_type))
+    return keys
+
+
+def _delete_after_commit(session: Session, storage: Storage, keys: set[str]) -> None:
+    """Delete the objects that no row points to any more, once that is committed.
+
+    Not before: were the transaction rolled back, its rows would still point to them.
+    """
+    if not keys:
+        return
+
+    def delete_unused(_session: Session) -> None:
+        for key in sorted(keys):
+            try:
+                storage.delete_variant(key)
+            except Exception:  # an orphan object costs cents; the rows are right
+                log.exception("could not delete %s, which no variant uses any more", key)
+
+    event.listen(session, "after_commit", delete_unused, once=True)
 
 
 def _fail(image: Image, reason: str) -> Image:
@@ -423,15 +516,52 @@ def original_download_url(session: Session, storage: Storage, image: Image) -> s
         try:
             original = storage.get_original(image.original_key)
             info = imaging.inspect(original.data, max_pixels=storage.settings.max_pixels)
+            if info.content_type != image.content_type:
+                return None
+            public = imaging.public_original(original.data, info)
         except (ObjectMissing, imaging.ImageError):
             return None
-        if info.content_type != image.content_type:
-            return None
-        storage.put_variant(key, imaging.public_original(original.data, info), info.content_type)
+        storage.put_variant(key, public, info.content_type)
         image.original_etag = original.etag
         session.flush()
     filename = image.original_filename or image.name
     return storage.original_download_url(key, filename, image.content_type)
+
+
+# Deleting ------------------------------------------------------------------
+
+
+def delete_with_token(session: Session, storage: Storage, name: str, token: str | None) -> None:
+    """Delete the image ``name`` for whoever holds its delete token.
+
+    :raise Rejected: no image of that name (404), or a missing or wrong token
+        (403; nothing is removed).
+    """
+    image = get_image(session, name)
+    if image is None:
+        raise Rejected(f"no image is named {name!r}", 404)
+    if not token:
+        raise Rejected("send the image's delete token: 'Authorization: Bearer <delete_token>'", 403)
+    if not tokens.delete_token_matches(image.delete_token_hash, token):
+        raise Rejected("that is not this image's delete token", 403)
+    delete_image(session, storage, image)
+
+
+def delete_image(session: Session, storage: Storage, image: Image) -> None:
+    """Remove an image: its original, every object under its variants' prefix, then its row.
+
+    The prefix holds the public original too (:meth:`Storage.public_original_key`).
+    The objects go first: if a step fails, the row is still there and the same
+    call can be made again (removing an object that is gone already is no error),
+    whereas a row removed first would leave objects that nothing points to. Every
+    object under the prefix goes, whatever formats were made; the row's variants
+    go with it (``ON DELETE CASCADE``). The caller commits.
+    """
+    storage.delete_variants(image.original_key)
+    storage.delete_original(image.original_key)
+    session.delete(image)
+    session.flush()
+    log.info("image %s deleted", image.name)
 
 
 # Settling what no event settled --------------------------------------------
@@ -489,25 +619,48 @@ def list_images(
     limit: int = 50,
     cursor: str | None = None,
     status: str | None = None,
+    newer: str | None = None,
 ) -> Page:
-    """Return a page of images, newest first, and the cursor of the next page.
+    """Return a page of images, newest first, and the cursors of the pages around it.
 
     Keyset pagination on the id: a deep page costs what the first one does,
     unlike OFFSET, and uploads arriving meanwhile do not shift the pages.
+    ``cursor`` asks for the page older than a page's last image, ``newer`` for the
+    page newer than a page's first one; when fewer than ``limit`` images are newer,
+    that is the first page, and the first page is what comes back.
 
     :raise Rejected: a malformed cursor or status.
     """
-    query = select(Image).order_by(Image.id.desc()).limit(limit + 1)
+    query = select(Image)
     if status is not None:
         if status not in set(ImageStatus):
             raise Rejected(f"unknown status {status[:40]!r}")
         query = query.where(Image.status == status)
-    if cursor:
-        query = query.where(Image.id < decode_cursor(cursor))
-    rows = list(session.scalars(query))
-    has_more = len(rows) > limit
+    if newer:
+        pivot = decode_cursor(newer)
+        above = list(
+            session.scalars(query.where(Image.id > pivot).order_by(Image.id.asc()).limit(limit + 1))
+        )
+        if len(above) <= limit:
+            return list_images(session, limit=limit, status=status)
+        items = above[:limit][::-1]
+        older = _exists(session, query.where(Image.id < items[-1].id))
+        return Page(
+            items, encode_cursor(items[-1].id) if older else None, encode_cursor(items[0].id)
+        )
+
+    below = query.where(Image.id < decode_cursor(cursor)) if cursor else query
+    rows = list(session.scalars(below.order_by(Image.id.desc()).limit(limit + 1)))
     items = rows[:limit]
-    return Page(items, encode_cursor(items[-1].id) if has_more and items else None)
+    next_cursor = encode_cursor(items[-1].id) if len(rows) > limit and items else None
+    prev_cursor = None
+    if cursor and items and _exists(session, query.where(Image.id > items[0].id)):
+        prev_cursor = encode_cursor(items[0].id)
+    return Page(items, next_cursor, prev_cursor)
+
+
+def _exists(session: Session, query: Select[Image]) -> bool:
+    return session.scalar(select(query.exists())) is True
 
 
 def encode_cursor(image_id: int) -> str:
@@ -544,5 +697,18 @@ def _clean_filename(filename: str | None) -> str | None:
     return printable[:MAX_FILENAME_LENGTH] or None
 
 
-def _too_large(settings: Settings) -> str:
-    return f"the file is larger than the {settings.max_upload_bytes / 1024 / 1024:g} MB limit"
+def too_large_message(settings: Settings) -> str:
+    """Say that a file is over the upload limit, in the same words on every way in."""
+    return f"the file is larger than the {format_bytes(settings.max_upload_bytes)} limit"
+
+
+def format_bytes(count: int) -> str:
+    """Write a byte count as people read it: ``25 MB``, ``340 KB``, ``1.5 MB`` (units of 1024)."""
+    if count < 1024:
+        return f"{count} bytes"
+    size, unit = count / 1024, "KB"
+    for larger in ("MB", "GB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, larger
+    return f"{size:.1f}".removesuffix(".0") + f" {unit}"

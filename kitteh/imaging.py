@@ -9,6 +9,10 @@ Lambda's single vCPU:
 * The image is decoded once and the sizes cascade 600 → 300 → 90, each from the
   previous one.
 * Colour management runs on the 600 px image, not on millions of pixels.
+* Each size is written as a JPEG (a PNG if it has real transparency), the fallback
+  every browser shows, and also as AVIF and WebP, kept only where smaller than the
+  fallback. Their qualities are calibrated in the bench (``bench/formats.py``) to
+  match the JPEG's SSIM on the bench photos, so a smaller file is never a worse one.
 
 Everything here works on bytes in memory and knows nothing about S3, databases,
 Flask or Lambda, so the benchmarks time exactly what the handler runs.
@@ -22,12 +26,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import IO
+from typing import IO, Any
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import AvifImagePlugin, Image, ImageCms, ImageOps, UnidentifiedImageError, WebPImagePlugin
 
 from kitteh import metadata
 from kitteh.config import DEFAULT_MAX_PIXELS
+
+# Registered here, so that saving WebP or AVIF needs no Image.init(), which imports
+# every one of Pillow's plugins (~50 ms of a cold start).
+_ENCODER_PLUGINS = (AvifImagePlugin, WebPImagePlugin)
+#: The ISO-BMFF brands of HEIF files (ftyp, bytes 8-12), as pi-heif recognises them.
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+)
 
 #: Variant kind → the N of its N×N bounding box, largest first: the cascade order.
 #: The one definition of the kinds; the models store any of them in ``Variant.kind``.
@@ -36,17 +48,63 @@ SIZES: tuple[tuple[str, int], ...] = (("monstrous", 600), ("large", 300), ("tiny
 VARIANT_KINDS: tuple[str, ...] = tuple(kind for kind, _box in reversed(SIZES))
 
 #: Formats we accept, by what Pillow detects in the bytes (never by file name).
-#: MPO is how Pillow names the multi-picture JPEGs many phones write.
+#: MPO is how Pillow names the multi-picture JPEGs many phones write; HEIF is
+#: refined to image/heic for HEVC-coded files (:func:`_content_type`).
 CONTENT_TYPES: dict[str, str] = {
     "JPEG": "image/jpeg",
     "MPO": "image/jpeg",
     "PNG": "image/png",
     "WEBP": "image/webp",
     "GIF": "image/gif",
+    "HEIF": "image/heif",
+    "AVIF": "image/avif",
 }
-ACCEPTED_CONTENT_TYPES = frozenset(CONTENT_TYPES.values())
+ACCEPTED_CONTENT_TYPES = frozenset(CONTENT_TYPES.values()) | {"image/heic"}
+#: What a browser that knows no type for a file is trusted to mean by its extension.
+CONTENT_TYPES_BY_EXTENSION: dict[str, str] = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+    ".avif": "image/avif",
+}
 
 JPEG_QUALITY = 85
+PNG_COMPRESS_LEVEL = 6
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """A modern web format and the encoder settings that decide its output."""
+
+    content_type: str
+    extension: str
+    pillow_format: str
+    #: Pillow's save options.
+    settings: tuple[tuple[str, int], ...]
+    #: The codec's own options (libavif passes them to libaom), as ``advanced``.
+    codec_options: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> str:
+        options = (*self.settings, *self.codec_options)
+        return " ".join([self.extension, *(f"{key}={value}" for key, value in options)])
+
+
+#: Calibrated by ``make bench`` (bench/formats.py, RESULTS.md "Formats"): the lowest
+#: quality whose SSIM at 300 px is at least the JPEG's on every bench photo (the noisy
+#: phone12.jpg decides). AVIF: libaom at speed 6, tuned for SSIM: 23-29 % fewer bytes
+#: than the JPEG on the photos, for 2.5 times the whole JPEG path's time. Speeds 8 and 9
+#: take 0.4 and 0.15 of that, but need quality 79, which leaves them 10-16 and 0-14 %
+#: under the JPEG.
+#: WebP (libwebp, method 4) needs quality 91 there and then outweighs the JPEG on most
+#: sizes, so it is served only where it comes out smaller.
+AVIF = Encoding("image/avif", "avif", "AVIF", (("quality", 74), ("speed", 6)), (("tune", "ssim"),))
+WEBP = Encoding("image/webp", "webp", "WEBP", (("quality", 91), ("method", 4)))
+#: Best first: the order of a ``<picture>``'s sources and of the API's ``sources``.
+MODERN_ENCODINGS: tuple[Encoding, ...] = (AVIF, WEBP)
 
 #: EXIF orientations 5–8 turn the picture by 90°, swapping width and height.
 _TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
@@ -94,6 +152,21 @@ class ImageInfo:
     orientation: int = 1
 
 
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One size, encoded in one format."""
+
+    content_type: str
+    data: bytes
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.content_type]
+
+
 @dataclass(frozen=True)
 class Rendition:
     """One encoded variant, ready to be written to storage."""
@@ -101,12 +174,30 @@ class Rendition:
     kind: str
     width: int
     height: int
+    #: The fallback every browser shows: JPEG, or PNG with transparency.
     content_type: str
     data: bytes
+    #: The same picture in :data:`MODERN_ENCODINGS`, best first, each smaller than ``data``.
+    alternatives: tuple[Encoded, ...] = ()
 
     @property
     def extension(self) -> str:
-        return {"image/jpeg": "jpg", "image/png": "png"}[self.content_type]
+        return EXTENSIONS[self.content_type]
+
+
+def recipe(encodings: tuple[Encoding, ...] = MODERN_ENCODINGS) -> str:
+    """Name everything that decides the variants' pixels and bytes.
+
+    Stored on each image as it is rendered: an image whose recipe differs from
+    today's was made with other sizes or settings, and ``flask kitteh reprocess``
+    renders it again.
+    """
+    sizes = " ".join(f"{kind}{box}" for kind, box in SIZES)
+    fallback = f"jpeg quality={JPEG_QUALITY} png compress_level={PNG_COMPRESS_LEVEL}"
+    return " | ".join([sizes, fallback, *(encoding.describe() for encoding in encodings)])
+
+
+RECIPE = recipe()
 
 
 def fit_within(width: int, height: int, box: int) -> tuple[int, int]:
@@ -129,7 +220,7 @@ def inspect(source: bytes | IO[bytes], *, max_pixels: int = DEFAULT_MAX_PIXELS) 
         width, height = _upright_size(image)
         orientation = _orientation(image)
         return ImageInfo(
-            CONTENT_TYPES[image.format or ""],
+            _content_type(image),
             width,
             height,
             orientation if 1 <= orientation <= 8 else 1,
@@ -171,15 +262,48 @@ def _reencoded(data: bytes, info: ImageInfo) -> bytes:
     return buffer.getvalue()
 
 
-def render_variants(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Rendition]:
+def render_variants(
+    data: bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    encodings: tuple[Encoding, ...] | None = None,
+) -> list[Rendition]:
     """Decode ``data`` once and return the monstrous, large and tiny renditions.
 
     Each fits its box (never upscaled), stands upright whatever the EXIF
     orientation, is in sRGB, carries no metadata, and is a JPEG unless the original
-    has real transparency (then a PNG).
+    has real transparency (then a PNG). Each also carries its ``encodings``
+    (default :data:`MODERN_ENCODINGS`; ``()`` for none) that came out smaller than
+    that fallback: a browser is never sent more bytes for the same picture.
 
     :raise ImageError: the data is not a usable image (see :func:`inspect`), or
         it is truncated or corrupt (:class:`CorruptImage`).
+    """
+    encodings = MODERN_ENCODINGS if encodings is None else encodings
+    renditions = []
+    for kind, image in resize(data, max_pixels=max_pixels):
+        fallback = encode_fallback(image)
+        alternatives = (Encoded(e.content_type, encode(image, e)) for e in encodings)
+        renditions.append(
+            Rendition(
+                kind,
+                image.width,
+                image.height,
+                fallback.content_type,
+                fallback.data,
+                tuple(a for a in alternatives if len(a.data) < len(fallback.data)),
+            )
+        )
+    return renditions
+
+
+def resize(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[tuple[str, Image.Image]]:
+    """Decode ``data`` once and return each kind's picture, largest first, not yet encoded.
+
+    Upright, sRGB, without metadata: what :func:`render_variants` encodes (and the
+    bench encodes in every format to compare them).
+
+    :raise ImageError: as :func:`render_variants`.
     """
     with _open(data, max_pixels) as image:
         upright = _upright_size(image)
@@ -194,14 +318,31 @@ def render_variants(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> lis
         except _DECODE_ERRORS as exc:
             raise CorruptImage(f"the image data is truncated or corrupt ({exc})") from exc
 
-    renditions = []
+    pictures = []
     for kind, size in targets:
         if working.size != size:
             working = working.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
         if kind == targets[0][0]:
             working = _to_srgb(working)
-        renditions.append(_encode(kind, working))
-    return renditions
+        # Pillow copies ``info`` (EXIF, ICC, comments) along with pixels; variants are
+        # sRGB and must not carry the original's metadata (GPS, camera serials).
+        working.info = {}
+        pictures.append((kind, working))
+    return pictures
+
+
+def encode(image: Image.Image, encoding: Encoding) -> bytes:
+    """Write ``image`` in a modern format, on one thread.
+
+    One thread: a Lambda with 1 GB has about half a core, and ``flask kitteh
+    reprocess`` runs one image per core already.
+    """
+    buffer = io.BytesIO()
+    options: dict[str, Any] = dict(encoding.settings)
+    if encoding.pillow_format == "AVIF":
+        options.update(max_threads=1, advanced=encoding.codec_options)
+    image.save(buffer, encoding.pillow_format, **options)
+    return buffer.getvalue()
 
 
 @contextmanager
@@ -209,6 +350,7 @@ def _open(source: bytes | IO[bytes], max_pixels: int) -> Iterator[Image.Image]:
     stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     if _is_empty(stream):
         raise NotAnImage("the file is empty")
+    _read_heif_if_it_is(stream)
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice its limit; we refuse.
@@ -223,7 +365,7 @@ def _open(source: bytes | IO[bytes], max_pixels: int) -> Iterator[Image.Image]:
     with image:
         if image.format not in CONTENT_TYPES:
             raise UnsupportedFormat(
-                f"{image.format} images are not supported; use JPEG, PNG, WebP or GIF"
+                f"{image.format} images are not supported; use JPEG, PNG, WebP, GIF, HEIC or AVIF"
             )
         width, height = image.size
         if width * height > max_pixels:
@@ -233,11 +375,42 @@ def _open(source: bytes | IO[bytes], max_pixels: int) -> Iterator[Image.Image]:
         yield image
 
 
+def _content_type(image: Image.Image) -> str:
+    if image.format == "HEIF":
+        # libheif's word, from the brand: image/heic for HEVC-coded files (iPhones).
+        mimetype = getattr(image, "custom_mimetype", None)
+        return mimetype if mimetype in ("image/heic", "image/heif") else "image/heif"
+    return CONTENT_TYPES[image.format or ""]
+
+
 def _is_empty(stream: IO[bytes]) -> bool:
     position = stream.tell()
     empty = not stream.read(1)
     stream.seek(position)
     return empty
+
+
+def _read_heif_if_it_is(stream: IO[bytes]) -> None:
+    """Teach Pillow HEIF when an original is one: pi-heif's import is 20 ms of a cold start."""
+    position = stream.tell()
+    head = stream.read(12)
+    stream.seek(position)
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        _register_heif()
+
+
+@lru_cache(maxsize=1)
+def _register_heif() -> None:
+    """HEIC/HEIF originals (iPhones) through pi-heif.
+
+    pi-heif is pillow-heif built without its HEVC encoder: 1.2 MB of package instead
+    of 4.9. libheif applies the container's turn (irot/imir) and pi-heif sets the
+    EXIF orientation to 1, so nothing is turned twice. Thumbnails, depth maps and
+    auxiliary images are never used: not read.
+    """
+    import pi_heif
+
+    pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 
 def _orientation(image: Image.Image) -> int:
@@ -334,15 +507,11 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     return image
 
 
-def _encode(kind: str, image: Image.Image) -> Rendition:
-    # Pillow copies ``info`` (EXIF, ICC, comments) along with pixels; variants are
-    # sRGB and must not carry the original's metadata (GPS, camera serials).
-    image.info = {}
+def encode_fallback(image: Image.Image) -> Encoded:
+    """Write ``image`` as the fallback every browser takes: JPEG, or PNG if it has alpha."""
     buffer = io.BytesIO()
     if image.mode == "RGBA":
-        image.save(buffer, "PNG", compress_level=6)
-        content_type = "image/png"
-    else:
-        image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
-        content_type = "image/jpeg"
-    return Rendition(kind, image.width, image.height, content_type, buffer.getvalue())
+        image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+        return Encoded("image/png", buffer.getvalue())
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return Encoded("image/jpeg", buffer.getvalue())

@@ -35,6 +35,10 @@ class ObjectMissing(LookupError):
     """The object is not (or no longer) in the bucket."""
 
 
+class StorageError(RuntimeError):
+    """S3 answered, but did not do what was asked."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
@@ -94,8 +98,15 @@ class Storage:
         return f"{self.variant_prefix(original_key)}{kind}.{extension}"
 
     def variant_prefix(self, original_key: str) -> str:
-        """Where everything made from an original lives: ``variants/<stem>/``."""
+        """Return the prefix under which everything made from an original lives, in any format.
+
+        Its variants, their modern-format sources and its public original: deleting
+        the prefix deletes them all.
+        """
         stem = original_key.removeprefix(self.settings.originals_prefix)
+        if not stem:
+            # ``variants//`` would be harmless, but such a key is a caller's mistake.
+            raise ValueError(f"not an original key: {original_key!r}")
         return f"{self.settings.variants_prefix}{stem}/"
 
     def public_original_key(self, original_key: str, content_type: str) -> str:
@@ -137,20 +148,6 @@ class Storage:
             raise
         return int(response.get("ContentLength", 0))
 
-    def delete_original(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.settings.bucket, Key=key)
-
-    def delete_variants(self, original_key: str) -> None:
-        """Delete every object made from an original (whatever sizes and formats exist)."""
-        bucket = self.settings.variants_bucket_name
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=self.variant_prefix(original_key)):
-            keys: list[ObjectIdentifierTypeDef] = [
-                {"Key": item["Key"]} for item in page.get("Contents", []) if "Key" in item
-            ]
-            if keys:
-                self.client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-
     def put_variant(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(
             Bucket=self.settings.variants_bucket_name,
@@ -159,6 +156,40 @@ class Storage:
             ContentType=content_type,
             CacheControl=VARIANT_CACHE_CONTROL,
         )
+
+    def delete_original(self, key: str) -> None:
+        """Delete an original; one that is gone already is no error (S3 answers 204 alike)."""
+        self.client.delete_object(Bucket=self.settings.bucket, Key=key)
+
+    def delete_variants(self, original_key: str) -> int:
+        """Delete every object under an original's variants prefix; return how many there were.
+
+        :raise StorageError: S3 refused to delete some of them.
+        """
+        bucket = self.settings.variants_bucket_name
+        deleted = 0
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=self.variant_prefix(original_key)
+        )
+        for page in pages:
+            keys: list[ObjectIdentifierTypeDef] = [
+                {"Key": item["Key"]} for item in page.get("Contents", [])
+            ]
+            if not keys:
+                continue
+            # A listing page holds at most 1,000 keys: what one DeleteObjects takes.
+            answer = self.client.delete_objects(
+                Bucket=bucket, Delete={"Objects": keys, "Quiet": True}
+            )
+            if answer.get("Errors"):
+                failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in answer["Errors"])
+                raise StorageError(f"S3 kept some variants: {failed}")
+            deleted += len(keys)
+        return deleted
+
+    def delete_variant(self, key: str) -> None:
+        """Delete one variant object (S3 answers alike whether or not it was there)."""
+        self.client.delete_object(Bucket=self.settings.variants_bucket_name, Key=key)
 
     def check(self) -> None:
         """Raise unless both buckets answer (for health checks)."""

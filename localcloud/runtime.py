@@ -6,9 +6,10 @@ bare interpreter that holds nothing but the unzipped Lambda package.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,44 @@ class LambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before Lambda would have stopped this invocation."""
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def lambda_environment(
+    *,
+    function_name: str,
+    memory_mb: int,
+    runtime: str,
+    region: str,
+    task_root: str,
+    variables: Mapping[str, str],
+    endpoint_url: str,
+    access_key: str,
+) -> dict[str, str]:
+    """The environment Lambda gives a function: its own variables, then what Lambda sets.
+
+    ``endpoint_url`` and ``access_key`` stand in for AWS itself (an emulator and the keys
+    it takes, as the execution role's credentials would on AWS); the machine's own
+    ``~/.aws`` is kept out.
+    """
+    return {
+        **variables,
+        "AWS_LAMBDA_FUNCTION_NAME": function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "LAMBDA_TASK_ROOT": task_root,
+        "LANG": "C.UTF-8",
+        "PATH": "/usr/bin:/bin",
+        "TZ": ":UTC",
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": access_key,
+        # The one setting a real function lacks: where its AWS is.
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
 
 
 def lambda_invoker(handler: Callable[[dict[str, Any], Any], object], **context: Any) -> Deliver:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "Image", "ImageStatus", "Variant"]
+__all__ = ["Base", "Image", "ImageStatus", "Variant", "VariantSource"]
 
 
 def utcnow() -> datetime:
@@ -93,8 +93,15 @@ class Image(Base):
     width: Mapped[int | None]
     height: Mapped[int | None]
     bytes: Mapped[int | None]
+    #: SHA-256 of the token its uploader deletes it with (kitteh.tokens); never the token.
+    #: None for images uploaded before delete tokens, or written to the bucket directly.
+    delete_token_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: What the variants were made with (``kitteh.imaging.RECIPE``): sizes, formats,
+    #: encoder settings. ``flask kitteh reprocess`` renders images whose recipe is not
+    #: today's; NULL for images made before recipes were recorded.
+    recipe: Mapped[str | None] = mapped_column(String(255))
 
     variants: Mapped[list[Variant]] = relationship(
         back_populates="image",
@@ -132,8 +139,40 @@ class Variant(Base):
     content_type: Mapped[str] = mapped_column(String(64))
 
     image: Mapped[Image] = relationship(back_populates="variants")
+    #: The same picture in modern formats (AVIF, WebP), where smaller than this one.
+    sources: Mapped[list[VariantSource]] = relationship(
+        back_populates="variant",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
 
     __table_args__ = (UniqueConstraint("image_id", "kind"),)
 
+    def source(self, content_type: str) -> VariantSource | None:
+        return next((s for s in self.sources if s.content_type == content_type), None)
+
     def __repr__(self) -> str:
         return f"<Variant {self.kind} of image {self.image_id} {self.width}x{self.height}>"
+
+
+class VariantSource(Base):
+    """A variant in one more format, for browsers that take it (``<picture>``'s sources).
+
+    The variant's own row keeps the fallback that every browser shows (JPEG, or PNG
+    with transparency); one row here per extra format, same pixels, fewer bytes.
+    """
+
+    __tablename__ = "variant_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"))
+    content_type: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(512))
+    bytes: Mapped[int]
+
+    variant: Mapped[Variant] = relationship(back_populates="sources")
+
+    __table_args__ = (UniqueConstraint("variant_id", "content_type"),)
+
+    def __repr__(self) -> str:
+        return f"<VariantSource {self.content_type} of variant {self.variant_id}>"

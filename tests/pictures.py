@@ -111,3 +111,22 @@ def private_metadata_in(data: bytes) -> list[str]:
         if secret.encode() in data:
             found.append(f"the bytes {secret!r}")
     return found
+
+
+def iphone_heic(photo: Path | bytes, quality: int = 60) -> bytes:
+    """The photo as an iPhone stores it: a HEIC of the sensor's pixels, turned by ``irot``.
+
+    An iPhone writes the pixels as the sensor saw them and records the turn in the HEIF
+    container (``irot``/``imir``), which decoders apply; its EXIF orientation only repeats
+    it. ``pillow_heif`` (the encoding build of the library; tests only) writes the same
+    from a JPEG's pixels and EXIF.
+    """
+    import pillow_heif
+
+    stored = Image.open(io.BytesIO(photo) if isinstance(photo, bytes) else photo)
+    exif = stored.info.get("exif")
+    pixels = stored.copy()
+    pixels.info = {}
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(pixels).save(buffer, quality=quality, exif=exif)
+    return buffer.getvalue()

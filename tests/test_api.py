@@ -16,6 +16,7 @@ from kitteh.config import Settings
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from tests.lambda_events import make_s3_event
+from tests.pictures import iphone_heic
 
 
 def post_file(client: FlaskClient, data: bytes, filename: str = "cat.jpg") -> Any:
@@ -67,6 +68,31 @@ def test_upload_then_event_makes_the_image_ready(
         "monstrous": (600, 400),
     }
     assert all(v["url"].startswith("http") for v in ready["variants"].values())
+
+
+def test_each_variant_lists_its_formats_and_a_lasting_link(
+    client: FlaskClient, settings: Settings, photo: bytes
+) -> None:
+    name = post_file(client, photo).get_json()["name"]
+    ready = deliver(settings, name, client)
+
+    for kind, variant in ready["variants"].items():
+        sources = variant["sources"]
+        # Best first, the fallback every browser takes last, one per format
+        types = [source["content_type"] for source in sources]
+        assert types[0] == "image/avif" and types[-1] == "image/jpeg", types
+        assert types == [t for t in ("image/avif", "image/webp", "image/jpeg") if t in types]
+        assert all(set(source) == {"content_type", "url", "bytes"} for source in sources)
+        assert sources[-1] == {
+            "content_type": variant["content_type"],
+            "url": variant["url"],
+            "bytes": variant["bytes"],
+        }
+        assert all(source["bytes"] < variant["bytes"] for source in sources[:-1])
+        assert all(".avif?" in s["url"] for s in sources if s["content_type"] == "image/avif")
+        # The lasting link redirects to today's (expiring) URL of the fallback
+        assert variant["permalink"] == f"http://localhost/img/{name}/{kind}"
+        assert client.get(variant["permalink"]).headers["Location"] == variant["url"]
 
 
 def test_lookup_is_case_insensitive(client: FlaskClient, photo: bytes) -> None:
@@ -182,6 +208,48 @@ def test_webp_is_accepted_end_to_end(client: FlaskClient, settings: Settings, ph
         "large": (300, 200, "image/jpeg"),
         "monstrous": (600, 400, "image/jpeg"),
     }
+
+
+def test_iphone_heic_is_accepted_end_to_end(
+    client: FlaskClient, settings: Settings, photo: bytes
+) -> None:
+    # GIVEN a photo as an iPhone saves it (HEIC, turned by the container)
+    heic = iphone_heic(photo)
+
+    # WHEN it is uploaded and its event delivered
+    response = post_file(client, heic, "IMG_0042.HEIC")
+    assert response.status_code == 201, response.get_json()
+    ready = deliver(settings, response.get_json()["name"], client)
+
+    # THEN it is an upright picture in the usual web sizes
+    assert (ready["status"], ready["content_type"]) == ("ready", "image/heic"), ready
+    assert (ready["width"], ready["height"]) == (1800, 1200)
+    assert {k: (v["width"], v["height"]) for k, v in ready["variants"].items()} == {
+        "tiny": (90, 60),
+        "large": (300, 200),
+        "monstrous": (600, 400),
+    }
+
+
+@pytest.mark.parametrize(
+    ("filename", "content_type", "expected"),
+    [
+        ("IMG_0042.HEIC", "image/heic", "image/heic"),
+        ("burst.heif", "image/heif", "image/heif"),
+        ("cat.avif", "image/avif", "image/avif"),
+        # Browsers on systems that do not know HEIC send no type at all.
+        ("IMG_0042.HEIC", "", "image/heic"),
+        ("IMG_0042.heic", "application/octet-stream", "image/heic"),
+    ],
+)
+def test_presigned_upload_takes_heic_and_avif(
+    client: FlaskClient, filename: str, content_type: str, expected: str
+) -> None:
+    response = client.post(
+        "/api/uploads", json={"filename": filename, "content_type": content_type, "size": 5_000_000}
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["fields"]["Content-Type"] == expected
 
 
 def test_wrong_method_is_json_too(client: FlaskClient) -> None:

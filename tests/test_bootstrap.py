@@ -126,8 +126,8 @@ def test_queue_redrives_to_the_dlq_and_admits_s3(settings: Settings) -> None:
     attributes = _queue_attributes(settings, summary["queue_url"])
     redrive = json.loads(attributes["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == summary["dlq_arn"]
-    assert int(redrive["maxReceiveCount"]) == 3
-    assert int(attributes["VisibilityTimeout"]) == 120
+    assert int(redrive["maxReceiveCount"]) == bootstrap_module.MAX_RECEIVE_COUNT
+    assert int(attributes["VisibilityTimeout"]) == bootstrap_module.VISIBILITY_TIMEOUT
     [statement] = json.loads(attributes["Policy"])["Statement"]
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers.resize import handler
+from kitteh import queues
 from kitteh.db import transaction
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
@@ -131,8 +132,8 @@ def test_a_broken_record_does_not_stop_the_good_ones(ready_storage: Storage, pho
     assert len(result["malformed"]) == 1
 
 
-def test_an_sqs_record_without_message_id_does_not_fail_the_whole_batch(
-    ready_storage: Storage, photo: bytes
+def test_an_sqs_record_without_message_id_comes_back_and_the_good_one_is_deleted(
+    ready_storage: Storage, photo: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a batch: a good message, a broken one, and a broken one without messageId
     settings = ready_storage.settings
@@ -141,13 +142,23 @@ def test_an_sqs_record_without_message_id_does_not_fail_the_whole_batch(
     template = event["Records"][0]
     event["Records"].append({**template, "messageId": "broken", "body": "not json"})
     anonymous = {k: v for k, v in template.items() if k != "messageId"}
-    event["Records"].append({**anonymous, "body": "not json either"})
+    event["Records"].append({**anonymous, "receiptHandle": "anon", "body": "not json either"})
+    deleted: list[tuple[str, str, str]] = []
 
-    result = handler(event, CONTEXT)
+    def delete_messages(_sqs: Any, messages: list[tuple[str, str, str]]) -> int:
+        deleted.extend(messages)
+        return len(messages)
 
-    # THEN only the identifiable failure is reported: an empty or missing
-    # itemIdentifier would make Lambda retry every message of the batch
-    assert result["batchItemFailures"] == [{"itemIdentifier": "broken"}]
+    monkeypatch.setattr(queues, "delete_messages", delete_messages)
+
+    # WHEN the function handles it
+    with pytest.raises(queues.BatchIncomplete) as raised:
+        handler(event, CONTEXT)
+
+    # THEN the good message is deleted by the function itself, and the batch fails, so
+    # that both broken ones (with an id or not) come back, whatever the mapping says
+    assert [handle for _arn, _id, handle in deleted] == [template["receiptHandle"]]
+    assert raised.value.failed == ["broken", "(a message without messageId)"]
     with transaction(settings.database_url) as session:
         assert session.scalars(select(Image.status)).all() == ["ready"]
 

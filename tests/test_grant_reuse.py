@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from PIL import Image as PILImage
 
 from handlers.resize import handler
+from kitteh.reprocess import Result, reprocess_one
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from tests.conftest import PHOTOS
@@ -114,3 +115,24 @@ def test_a_replacement_before_the_first_event_is_what_gets_processed(
         Bucket=ready_storage.settings.variants_bucket_name, Key=monstrous.key
     )["Body"].read()
     assert PILImage.open(io.BytesIO(body)).size == (400, 600)
+
+
+def test_reprocessing_leaves_a_refused_image_refused(
+    ready_storage: Storage, client: FlaskClient, photo: bytes
+) -> None:
+    # GIVEN an image refused because its grant was posted twice with another picture
+    key = grant_key(ready_storage)
+    post(ready_storage, key, photo)
+    name = deliver(ready_storage, key)["name"]
+    post(ready_storage, key, (PHOTOS / "exif-Portrait_0.jpg").read_bytes())
+    assert deliver(ready_storage, key)["status"] == "failed"
+    [image] = images_in(ready_storage.settings)
+
+    # WHEN `flask kitteh reprocess --failed` (or --force) renders it again
+    outcome = reprocess_one(ready_storage, image.id, force=True)
+
+    # THEN it stays refused: nothing made from the second picture is shown or served
+    assert outcome.result == Result.FAILED and "replaced" in (outcome.detail or "")
+    assert variant_objects(ready_storage) == []
+    assert client.get(f"/img/{name}/large").status_code == 404
+    assert client.get(f"/img/{name}/original").status_code == 404

@@ -11,6 +11,7 @@ from PIL import Image, ImageChops, ImageCms, ImageFile, ImageStat
 from kitteh import imaging
 from tests.conftest import PHOTOS
 from tests.icc import matrix_profile
+from tests.pictures import assert_upright, iphone_heic
 
 LANDSCAPES = sorted(PHOTOS.glob("exif-Landscape_*.jpg"))
 PORTRAITS = sorted(PHOTOS.glob("exif-Portrait_*.jpg"))
@@ -196,3 +197,90 @@ def test_fit_within_keeps_the_aspect_ratio() -> None:
     assert imaging.fit_within(3024, 4032, 90) == (68, 90)
     assert imaging.fit_within(10_000, 10, 90) == (90, 1)
     assert imaging.fit_within(50, 50, 90) == (50, 50)
+
+
+@pytest.mark.parametrize(
+    "name", ["exif-Landscape_6.jpg", "exif-Landscape_3.jpg", "exif-Portrait_5.jpg"]
+)
+def test_iphone_heic_is_accepted_and_comes_out_upright(name: str) -> None:
+    # GIVEN an iPhone-style HEIC: the sensor's pixels, turned (and mirrored) by the container
+    photo = PHOTOS / name
+    heic = iphone_heic(photo)
+    landscape = "Landscape" in name
+
+    # THEN it is recognised from its bytes, upright, and made into the usual web sizes
+    upright = (1800, 1200) if landscape else (1200, 1800)
+    assert imaging.inspect(heic) == imaging.ImageInfo("image/heic", *upright)
+    renditions = imaging.render_variants(heic)
+    assert [(r.kind, r.width, r.height, r.content_type) for r in renditions] == [
+        (kind, *(size if landscape else size[::-1]), "image/jpeg")
+        for kind, size in (("monstrous", (600, 400)), ("large", (300, 200)), ("tiny", (90, 60)))
+    ]
+    assert_upright(renditions[0].data, photo)
+
+
+def test_every_size_also_comes_in_avif_smaller_than_the_jpeg() -> None:
+    photo = PHOTOS / "exif-Landscape_6.jpg"
+    for rendition in imaging.render_variants(photo.read_bytes()):
+        modern = {a.content_type: a for a in rendition.alternatives}
+        # AVIF beats the JPEG on every size of a real photo; WebP is kept only where it does too
+        assert "image/avif" in modern, rendition.kind
+        assert list(modern) == [
+            e.content_type for e in imaging.MODERN_ENCODINGS if e.content_type in modern
+        ]
+        for alternative in rendition.alternatives:
+            assert len(alternative.data) < len(rendition.data)
+            image = Image.open(io.BytesIO(alternative.data))
+            assert (
+                image.format
+                == {"image/avif": "AVIF", "image/webp": "WEBP"}[alternative.content_type]
+            )
+            assert image.size == (rendition.width, rendition.height)
+            assert not image.getexif() and "icc_profile" not in image.info
+            assert_upright(image, photo)
+
+
+def test_a_format_larger_than_the_jpeg_is_not_kept() -> None:
+    # GIVEN WebP at quality 100, larger than the JPEG at 85 on a real photo's bigger sizes
+    lavish = imaging.Encoding("image/webp", "webp", "WEBP", (("quality", 100),))
+    photo = (PHOTOS / "exif-Landscape_1.jpg").read_bytes()
+    pictures = dict(imaging.resize(photo))
+
+    renditions = imaging.render_variants(photo, encodings=(lavish,))
+
+    # THEN a size keeps its WebP exactly when it came out smaller than its JPEG
+    for rendition in renditions:
+        smaller = len(imaging.encode(pictures[rendition.kind], lavish)) < len(rendition.data)
+        assert bool(rendition.alternatives) == smaller, rendition.kind
+    assert not renditions[0].alternatives, "the 600 px WebP at q100 should outweigh the JPEG"
+
+
+def test_modern_formats_keep_transparency() -> None:
+    image = Image.new("RGBA", (800, 400), (255, 0, 0, 0))
+    image.paste((0, 0, 255, 255), (200, 100, 600, 300))
+    monstrous = imaging.render_variants(encoded(image, "PNG"))[0]
+    assert monstrous.content_type == "image/png" and monstrous.alternatives
+    for alternative in monstrous.alternatives:
+        decoded_alternative = Image.open(io.BytesIO(alternative.data)).convert("RGBA")
+        assert decoded_alternative.getpixel((5, 5))[3] == 0
+        assert decoded_alternative.getpixel((300, 150))[3] == 255
+
+
+def test_the_recipe_names_sizes_and_settings() -> None:
+    assert imaging.RECIPE.startswith("monstrous600 large300 tiny90 | jpeg quality=85")
+    assert "avif quality=" in imaging.RECIPE and "webp quality=" in imaging.RECIPE
+    assert imaging.recipe(()) != imaging.RECIPE
+
+
+def test_the_heif_decoder_is_loaded_only_for_a_heif_original() -> None:
+    # pi-heif's import is ~20 ms of every cold start; most containers never see a HEIC
+    script = (
+        "import sys; from kitteh import imaging; "
+        "imaging.render_variants(open(sys.argv[1], 'rb').read()); "
+        "assert 'pi_heif' not in sys.modules, 'loaded for a JPEG'"
+    )
+    import subprocess
+    import sys
+
+    photo = str(PHOTOS / "exif-Landscape_1.jpg")
+    subprocess.run([sys.executable, "-c", script, photo], check=True, cwd=Path(__file__).parents[1])

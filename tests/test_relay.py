@@ -11,7 +11,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from kitteh.aws import s3_client, sqs_client
-from kitteh.bootstrap import bootstrap
+from kitteh.bootstrap import MAX_RECEIVE_COUNT, bootstrap
 from kitteh.config import Settings
 from kitteh.events import S3Event
 from localcloud.relay import EventRelay
@@ -142,10 +142,10 @@ def test_event_that_keeps_failing_ends_in_the_dlq(stack: Stack) -> None:
     stack.deliver.fail = True
     stack.put("originals/poison.jpg")
 
-    for _ in range(5):
+    for _ in range(MAX_RECEIVE_COUNT + 2):
         stack.relay.poll_once(wait_seconds=0)
 
-    assert len(stack.deliver.events) == 3  # maxReceiveCount
+    assert len(stack.deliver.events) == MAX_RECEIVE_COUNT
     assert stack.counts() == (0, 0)
     assert stack.counts(stack.summary["dlq_url"]) == (1, 0)
 

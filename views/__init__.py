@@ -7,6 +7,8 @@ shape the answer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, g, url_for
@@ -14,9 +16,12 @@ from sqlalchemy.orm import Session
 
 from kitteh.config import Settings
 from kitteh.db import get_sessionmaker
-from kitteh.imaging import VARIANT_KINDS
+from kitteh.imaging import MODERN_ENCODINGS, VARIANT_KINDS
 from kitteh.storage import Storage
-from models import Image, ImageStatus
+from models import Image, ImageStatus, Variant
+
+#: Best first, as a ``<picture>`` lists its sources.
+_PREFERENCE = {encoding.content_type: rank for rank, encoding in enumerate(MODERN_ENCODINGS)}
 
 
 def get_settings() -> Settings:
@@ -47,6 +52,55 @@ def page_slug(image: Image) -> str:
     return f"{image.name}Kitty"
 
 
+def variant_sources(variant: Variant) -> list[dict[str, Any]]:
+    """The variant in every format it is stored in, best first, the fallback last."""
+    storage = get_storage()
+    modern = sorted(
+        variant.sources, key=lambda s: _PREFERENCE.get(s.content_type, len(_PREFERENCE))
+    )
+    return [
+        {"content_type": s.content_type, "url": storage.variant_url(s.key), "bytes": s.bytes}
+        for s in modern
+    ] + [
+        {
+            "content_type": variant.content_type,
+            "url": storage.variant_url(variant.key),
+            "bytes": variant.bytes,
+        }
+    ]
+
+
+@dataclass(frozen=True)
+class PictureSource:
+    """One ``<source>`` (or the ``<img>``'s own ``srcset``) of a ``<picture>``."""
+
+    content_type: str
+    srcset: str
+
+
+def picture_sources(image: Image, kinds: Sequence[str]) -> list[PictureSource]:
+    """The ``<source>`` elements of a picture of ``kinds``, then the fallback ``<img>``'s.
+
+    One kind: each srcset is that variant's URL. Several (a gallery tile, with
+    ``sizes``): URL and width of each. A format that one of the kinds lacks (it
+    came out larger than the JPEG there) is left out, so that no browser is sent
+    a smaller size instead of a larger one.
+    """
+    variants = [v for v in (image.variant(kind) for kind in kinds) if v is not None]
+    if not variants:
+        return []
+    by_format: dict[str, list[str]] = {}
+    for variant in variants:
+        for source in variant_sources(variant):
+            described = source["url"] if len(kinds) == 1 else f"{source['url']} {variant.width}w"
+            by_format.setdefault(source["content_type"], []).append(described)
+    return [
+        PictureSource(content_type, ", ".join(srcset))
+        for content_type, srcset in by_format.items()
+        if len(srcset) == len(variants)
+    ]
+
+
 def image_resource(image: Image) -> dict[str, Any]:
     """Shape an image for the JSON API."""
     storage = get_storage()
@@ -61,6 +115,11 @@ def image_resource(image: Image) -> dict[str, Any]:
                     "height": variant.height,
                     "bytes": variant.bytes,
                     "content_type": variant.content_type,
+                    # Lasting: redirects to the current object URL, which expires.
+                    "permalink": url_for(
+                        "pages.variant", name=image.name, kind=kind, _external=True
+                    ),
+                    "sources": variant_sources(variant),
                 }
     return {
         "name": image.name,

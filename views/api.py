@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, jsonify, request, url_for
 
-from kitteh import images
+from kitteh import images, tokens
 from models import Image
 from views import get_session, get_storage, image_resource
 
@@ -25,32 +25,46 @@ MAX_JSON_BYTES = 64 * 1024
 
 @bp.post("/images")
 def upload_image() -> tuple[Any, int, dict[str, str]]:
-    """Upload an original as multipart field ``file``; it is processed in the background."""
+    """Upload an original as multipart field ``file``; it is processed in the background.
+
+    The answer carries the image's ``delete_token``: the only time it is shown.
+    """
     upload = request.files.get("file")
     if upload is None:
         abort(400, "a multipart field named 'file' is required")
-    session = get_session()
+    delete_token = tokens.new_delete_token()
     image = images.upload_original(
-        session, get_storage(), stream=upload.stream, filename=upload.filename
+        get_session(),
+        get_storage(),
+        stream=upload.stream,
+        filename=upload.filename,
+        delete_token=delete_token,
     )
-    return _created(image)
+    document = image_resource(image)
+    document.update(delete_token=delete_token)
+    return _created(image, document)
 
 
 @bp.post("/uploads")
 def create_upload() -> tuple[Any, int, dict[str, str]]:
-    """Hand out a presigned POST, for files too large to pass through the app."""
+    """Hand out a presigned POST, so that the file goes straight to S3, not through the app.
+
+    The answer carries the image's ``delete_token``, as ``POST /api/images``'s does.
+    """
     body = _json_body()
     if not isinstance(body, dict):
         abort(400, 'send a JSON object: {"filename", "content_type", "size"}')
+    delete_token = tokens.new_delete_token()
     upload = images.create_presigned_upload(
         get_session(),
         get_storage(),
         filename=body.get("filename"),
         content_type=body.get("content_type"),
         size=body.get("size"),
+        delete_token=delete_token,
     )
     document = image_resource(upload.image)
-    document.update(url=upload.url, fields=upload.fields)
+    document.update(url=upload.url, fields=upload.fields, delete_token=delete_token)
     return _created(upload.image, document)
 
 
@@ -78,6 +92,21 @@ def get_image(name: str) -> Any:
     return jsonify(image_resource(image))
 
 
+@bp.delete("/images/<name>")
+def delete_image(name: str) -> tuple[str, int]:
+    """Delete an image: ``Authorization: Bearer <delete_token>`` → 204; no or a wrong token → 403.
+
+    A second call answers 404: the row that held the token's hash is gone, so there
+    is nothing left to check a token against, and nothing more to remove.
+    """
+    credentials = request.authorization
+    token = credentials.token if credentials and credentials.type == "bearer" else None
+    session = get_session()
+    images.delete_with_token(session, get_storage(), name, token)
+    session.commit()
+    return "", 204
+
+
 def _json_body() -> Any:
     """The request's JSON, or None when it is not JSON; never an exception of the parser's.
 
@@ -92,6 +121,7 @@ def _json_body() -> Any:
         return None
 
 
-def _created(image: Image, document: dict[str, Any] | None = None) -> Any:
+def _created(image: Image, document: dict[str, Any]) -> Any:
     location = url_for("api.get_image", name=image.name, _external=True)
-    return jsonify(document or image_resource(image)), 201, {"Location": location}
+    # The answer holds a secret (the delete token): no cache may keep it.
+    return jsonify(document), 201, {"Location": location, "Cache-Control": "no-store"}

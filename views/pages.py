@@ -1,60 +1,208 @@
-"""HTML pages: upload form and gallery, image pages, media redirects, health."""
+"""HTML pages: upload form and gallery, image pages, media redirects, health.
+
+Caching: a page is revalidated on every view (``no-cache``, with an ETag so that an
+unchanged page costs a 304), since an image page changes when its image becomes
+ready or is deleted; a page that holds this browser's CSRF token is ``private``,
+and one that sets the session cookie (a flashed error, a handed delete token) is
+``private, no-store``. Static files are versioned and kept for a year
+(:mod:`views.assets`).
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from markupsafe import Markup, escape
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from kitteh import images
+from kitteh import images, tokens
 from kitteh.health import check_health
-from kitteh.imaging import VARIANT_KINDS, ImageError
+from kitteh.imaging import ACCEPTED_CONTENT_TYPES, SIZES, VARIANT_KINDS, ImageError
 from kitteh.outages import RETRY_AFTER_SECONDS
 from models import Image, ImageStatus
-from views import get_session, get_settings, get_storage, page_slug
+from views import get_session, get_settings, get_storage, page_slug, picture_sources
 
 bp = Blueprint("pages", __name__)
 
 GALLERY_PAGE_SIZE = 24
+#: Session key of the delete tokens that form uploads hand to their image page, by name.
+HANDED_TOKENS = "delete_tokens"
+#: Tokens kept for pages not visited yet; the oldest go first (the cookie is small).
+MAX_HANDED_TOKENS = 10
+#: How people call the formats we take, and the file name endings that say so (upload.js
+#: falls back on them when a browser gives a file no type). Unknown types are named
+#: after their subtype.
+FORMAT_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "image/jpeg": ("JPEG", (".jpg", ".jpeg")),
+    "image/png": ("PNG", (".png",)),
+    "image/webp": ("WebP", (".webp",)),
+    "image/gif": ("GIF", (".gif",)),
+    "image/heic": ("HEIC", (".heic",)),
+    "image/heif": ("HEIF", (".heif",)),
+    "image/avif": ("AVIF", (".avif",)),
+}
+#: Box size of each kind, for captions: "Large 300".
+BOXES = dict(SIZES)
+#: A redirect to a variant may be reused for a while: its target stays valid for at
+#: least half the presigned URLs' lifetime (kitteh.storage).
+VARIANT_REDIRECT_CACHE = "public, max-age=300"
+
+
+@dataclass(frozen=True)
+class Share:
+    """What the image page offers to copy: lasting links and embed snippets."""
+
+    page: str
+    #: Kind → the lasting ``/img/<name>/<kind>`` address, largest first.
+    sizes: dict[str, str]
+    markdown: str | None
+    html: str | None
+
+    @property
+    def copies(self) -> list[tuple[str, str, str]]:
+        """(key, label, text) of each copy button, in the page's order."""
+        rows = [("page", "Page link", self.page)]
+        rows += [
+            (kind, f"{kind.capitalize()} {BOXES[kind]} link", u) for kind, u in self.sizes.items()
+        ]
+        if self.markdown:
+            rows.append(("markdown", "Markdown", self.markdown))
+        if self.html:
+            rows.append(("html", "HTML", self.html))
+        return rows
 
 
 @bp.get("/")
-def index() -> str:
+def index() -> Response:
     page = images.list_images(
         get_session(),
         limit=GALLERY_PAGE_SIZE,
         cursor=request.args.get("cursor") or None,
+        newer=request.args.get("newer") or None,
         status=ImageStatus.READY,
     )
-    return render_template("index.html", page=page)
+    response = make_response(render_template("index.html", page=page, form=upload_form()))
+    response.headers["Cache-Control"] = "private, no-cache"  # the form holds a CSRF token
+    return response
+
+
+@dataclass(frozen=True)
+class UploadForm:
+    """What the upload form tells people, and upload.js, about what it takes."""
+
+    max_bytes: int
+    #: The limit in words: "25 MB".
+    max_size: str
+    #: The core's refusal, word for word, for upload.js to show when S3 refuses.
+    too_large: str
+    #: Content type → the file name endings that say so.
+    formats: dict[str, list[str]]
+    #: "JPEG, PNG, WebP or GIF".
+    format_words: str
+    #: The file input's ``accept``: the types and their endings.
+    accept: str
+
+
+def upload_form() -> UploadForm:
+    settings = get_settings()
+    accepted = sorted(ACCEPTED_CONTENT_TYPES, key=_format_order)
+    named = {ct: FORMAT_NAMES.get(ct, (ct.split("/")[-1].upper(), ())) for ct in accepted}
+    endings = {ct: list(ends) for ct, (_name, ends) in named.items()}
+    names = [name for name, _ends in named.values()]
+    return UploadForm(
+        max_bytes=settings.max_upload_bytes,
+        max_size=images.format_bytes(settings.max_upload_bytes),
+        too_large=images.too_large_message(settings),
+        formats=endings,
+        format_words=names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}",
+        accept=",".join([*accepted, *(end for ends in endings.values() for end in ends)]),
+    )
+
+
+def _format_order(content_type: str) -> tuple[int, str]:
+    known = list(FORMAT_NAMES)
+    return (known.index(content_type) if content_type in known else len(known), content_type)
 
 
 @bp.post("/")
 def upload() -> Response | tuple[str, int]:
-    """The form upload (CSRF-protected); on success, off to the image's page."""
+    """The form upload (CSRF-protected); on success, off to the image's page.
+
+    The image's delete token rides to that page once, in the (signed, HttpOnly)
+    session cookie; the page hands it to its script, which keeps it in the
+    browser's localStorage as upload.js does for the uploads it makes itself.
+    """
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _form_error("Choose a picture to upload.", 400)
+    delete_token = tokens.new_delete_token()
     try:
         image = images.upload_original(
-            get_session(), get_storage(), stream=upload.stream, filename=upload.filename
+            get_session(),
+            get_storage(),
+            stream=upload.stream,
+            filename=upload.filename,
+            delete_token=delete_token,
         )
     except (images.Rejected, ImageError) as exc:
         return _form_error(f"That upload did not work: {exc.reason}.", exc.status_code)
+    handed = dict(session.get(HANDED_TOKENS) or {})
+    handed[image.name] = delete_token
+    session[HANDED_TOKENS] = dict(list(handed.items())[-MAX_HANDED_TOKENS:])
     return redirect(url_for("pages.image_page", slug=page_slug(image)), 303)
 
 
+@bp.get("/livez")
+def livez() -> tuple[Any, int]:
+    """Answer as long as the code runs: Zappa's post-deploy check (``touch_path``).
+
+    Zappa requests it after every deploy and update, before the migrate step, so it
+    reads neither the database nor S3: a first deploy (no schema yet) and an update
+    that ships a migration must both get past it. ``/healthz`` is the real check.
+    """
+    return jsonify(status="alive"), 200
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
+    """A body over Flask's limit, refused before the view ran: the form says so like the core."""
+    reason = images.too_large_message(get_settings())
+    return _form_error(f"That upload did not work: {reason}.", 413)
+
+
 @bp.get("/healthz")
-def healthz() -> tuple[Any, int]:
+def healthz() -> tuple[Any, int, dict[str, str]]:
     report = check_health(get_settings(), get_storage())
+    no_store = {"Cache-Control": "no-store"}
     if report.ok:
-        return jsonify(status="ok", schema=report.schema_revision), 200
+        return jsonify(status="ok", schema=report.schema_revision), 200, no_store
     answer = jsonify(status="error", error=report.error, checks=report.checks)
-    answer.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return answer, 503
+    return answer, 503, {**no_store, "Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; a day's cache, as its name is fixed."""
+    static = current_app.static_folder
+    assert static is not None
+    return send_from_directory(static, "favicon.ico", max_age=86_400)
 
 
 @bp.get("/img/<name>/original")
@@ -79,7 +227,9 @@ def variant(name: str, kind: str) -> Response:
     found = image.variant(kind) if image.status == ImageStatus.READY else None
     if found is None:
         abort(404)
-    return redirect(get_storage().variant_url(found.key))
+    response = redirect(get_storage().variant_url(found.key))
+    response.headers["Cache-Control"] = VARIANT_REDIRECT_CACHE
+    return response
 
 
 @bp.app_template_filter()
@@ -88,18 +238,89 @@ def word_breaks(name: str) -> Markup:
     return Markup(re.sub(r"(?<=[a-z])(?=[A-Z])", "<wbr>", str(escape(name))))
 
 
+@bp.app_template_filter()
+def filesize(count: int | None) -> str:
+    return images.format_bytes(count) if count is not None else ""
+
+
+@bp.app_template_filter()
+def sentence(text: str | None) -> str:
+    """Make a core reason ("the file is not an image") a sentence: capital, full stop."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+@bp.app_template_global()
+def box_of(kind: str) -> int:
+    return BOXES[kind]
+
+
 @bp.app_template_global()
 def variant_url(image: Image, kind: str) -> str | None:
     found = image.variant(kind)
     return get_storage().variant_url(found.key) if found is not None else None
 
 
+# templates/macros.html's picture(): AVIF and WebP <source>s, then the fallback <img>.
+bp.add_app_template_global(picture_sources)
+
+
 @bp.get("/<slug>")
-def image_page(slug: str) -> str:
+def image_page(slug: str) -> str | Response:
+    """An image's page, at one address: other cases and the plain name redirect there."""
     image = images.find_by_page_slug(get_session(), slug)
     if image is None:
         abort(404)
-    return render_template("image.html", image=image, kinds=VARIANT_KINDS)
+    if slug != page_slug(image):
+        # One URL per page, so shared links, caches and search engines agree.
+        return redirect(url_for("pages.image_page", slug=page_slug(image)), 301)
+    return render_template(
+        "image.html",
+        image=image,
+        kinds=VARIANT_KINDS,
+        share=share_links(image),
+        form=upload_form(),
+        delete_token=_take_handed_token(image),
+    )
+
+
+def share_links(image: Image) -> Share:
+    """Lasting links to the page and each size, and embed snippets of the Large size."""
+    page = url_for("pages.image_page", slug=page_slug(image), _external=True)
+    if image.status != ImageStatus.READY:
+        return Share(page, {}, None, None)
+    sizes = {
+        kind: url_for("pages.variant", name=image.name, kind=kind, _external=True)
+        for kind in reversed(VARIANT_KINDS)
+        if image.variant(kind) is not None
+    }
+    large = image.variant("large")
+    if large is None:
+        return Share(page, sizes, None, None)
+    src = sizes["large"]
+    markdown = f"[![{image.name}]({src})]({page})"
+    html = (
+        f'<a href="{escape(page)}"><img src="{escape(src)}" alt="{escape(image.name)}"'
+        f' width="{large.width}" height="{large.height}"></a>'
+    )
+    return Share(page, sizes, markdown, html)
+
+
+def _take_handed_token(image: Image) -> str | None:
+    """Return the delete token a form upload left for this page, once."""
+    handed = session.get(HANDED_TOKENS)
+    if not handed or image.name not in handed:
+        return None
+    handed = dict(handed)
+    token: str = handed.pop(image.name)
+    if handed:
+        session[HANDED_TOKENS] = handed
+    else:
+        session.pop(HANDED_TOKENS)
+    return token
 
 
 def _image_or_404(name: str) -> Image:
@@ -112,4 +333,22 @@ def _image_or_404(name: str) -> Image:
 def _form_error(message: str, status: int) -> tuple[str, int]:
     flash(message, "error")
     page = images.list_images(get_session(), limit=GALLERY_PAGE_SIZE, status=ImageStatus.READY)
-    return render_template("index.html", page=page), status
+    return render_template("index.html", page=page, form=upload_form()), status
+
+
+@bp.after_request
+def cache_control(response: Response) -> Response:
+    """Give every page a Cache-Control; see the module's docstring."""
+    if session.modified:
+        response.headers["Cache-Control"] = "private, no-store"
+    elif "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-cache"
+    if (
+        request.method == "GET"
+        and response.status_code == 200
+        and response.mimetype == "text/html"
+        and "no-store" not in response.headers["Cache-Control"]
+    ):
+        response.add_etag()
+        response.make_conditional(request)
+    return response

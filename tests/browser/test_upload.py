@@ -1,31 +1,40 @@
 """Uploads in a real browser: what the templates and the JavaScript do, not only the HTTP.
 
-The HTTP-level suites cannot see whether upload.js picks the direct-to-S3 path,
-whether the browser's CORS preflight to the bucket passes, whether processing.js
-turns a pending page into a ready one, or whether the variants actually load and
-show the picture the right way up. These tests drive Chromium through each of
-those, against ``python -m localcloud.run`` as ``make run`` starts it.
+The HTTP-level suites cannot see whether upload.js sends files straight to S3,
+whether the browser's CORS preflight to the bucket passes, whether each file's row
+shows its progress and then its link, whether processing.js turns a pending page
+into a ready one, or whether the variants actually load and show the picture the
+right way up. These tests drive Chromium through each of those, against
+``python -m localcloud.run`` as ``make run`` starts it, with and without JavaScript.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Browser, Page, Request, Route, expect
 
-from tests.conftest import PHOTOS
+from tests.browser.conftest import SCREENSHOTS, new_context
+from tests.browser.helpers import (
+    LANDSCAPE,
+    LARGE,
+    PORTRAIT,
+    PORTRAIT_SIZES,
+    choose_files,
+    expect_ready_with_variants,
+    files_handle,
+    open_image_page,
+    upload_rows,
+)
 from tests.pictures import assert_upright
 
 pytestmark = pytest.mark.browser
 
-PORTRAIT = PHOTOS / "exif-Portrait_5.jpg"  # stored 1800x1200, EXIF 5: upright 1200x1800
-LARGE = PHOTOS.parent / "bench-images" / "large24.jpg"  # 6.2 MB, 6000x3986, no EXIF turn
-#: upload.js sends files over this many bytes straight to S3 (the form's data-direct-threshold).
-DIRECT_THRESHOLD = 4 * 1024 * 1024
 IMAGE_PAGE = re.compile(r"/([A-Z][A-Za-z]+)Kitty$")
 #: Records the image page's status at every page load in sessionStorage, which survives
 #: the reload that processing.js makes, so the test can tell a self-refresh happened.
@@ -38,40 +47,19 @@ addEventListener("DOMContentLoaded", () => {
   sessionStorage.setItem("kittehStatuses", JSON.stringify(seen));
 });
 """
-#: Reports every change of the upload form's <progress> (shown, value) to the test: the
+#: Reports every change of an upload row's progress bar and percentage to the test: the
 #: upload is over in milliseconds on loopback, too quick to catch by polling the DOM.
 WATCH_PROGRESS = """
 addEventListener("DOMContentLoaded", () => {
-  const bar = document.querySelector("#upload-form progress");
-  if (!bar) return;
-  new MutationObserver(() => window.kittehProgress(bar.hidden, bar.value))
-    .observe(bar, { attributes: true, attributeFilter: ["hidden", "value"] });
+  const list = document.querySelector(".upload-list");
+  if (!list) return;
+  new MutationObserver(() => {
+    const bar = list.querySelector("progress");
+    const percent = list.querySelector(".row-percent");
+    if (bar) window.kittehProgress(bar.value, percent.textContent);
+  }).observe(list, { attributes: true, childList: true, characterData: true, subtree: true });
 });
 """
-
-
-def upload_through_form(page: Page, path: Path) -> str:
-    """Choose ``path`` in the upload form, submit it, and return the image page's name."""
-    page.goto("/")
-    page.set_input_files("#upload-form input[type=file]", path)
-    page.click("#upload-form button[type=submit]")
-    page.wait_for_url(IMAGE_PAGE)
-    match = IMAGE_PAGE.search(urlsplit(page.url).path)
-    assert match, page.url
-    return match.group(1)
-
-
-def expect_ready_with_variants(page: Page, sizes: dict[str, tuple[int, int]]) -> None:
-    """Wait (without reloading) for the ready page, and for each variant to load at its size."""
-    expect(page.locator(".image-page")).to_have_attribute("data-status", "ready")
-    images = page.locator("img[data-variant]")
-    expect(images).to_have_count(len(sizes))
-    for kind, (width, height) in sizes.items():
-        image = page.locator(f"img[data-variant={kind}]")
-        natural = image.evaluate(
-            "async (img) => { await img.decode(); return [img.naturalWidth, img.naturalHeight]; }"
-        )
-        assert natural == [width, height], f"{kind}: loaded {natural}, want {width}x{height}"
 
 
 def statuses_seen(page: Page) -> list[str]:
@@ -84,25 +72,6 @@ def uploaded() -> dict[str, list[str]]:
     return {}
 
 
-def test_form_upload_becomes_ready_by_itself_and_upright(
-    page: Page, app_url: str, uploaded: dict[str, list[str]]
-) -> None:
-    page.add_init_script(RECORD_STATUSES)
-    name = upload_through_form(page, PORTRAIT)
-
-    expect_ready_with_variants(
-        page, {"monstrous": (400, 600), "large": (200, 300), "tiny": (60, 90)}
-    )
-    statuses = statuses_seen(page)
-    assert statuses[-1] == "ready"
-    if statuses[0] == "pending":  # the usual case: the resize takes longer than a redirect
-        assert statuses == ["pending", "ready"], "processing.js should reload exactly once"
-    expect(page.locator("h1")).to_have_text(name)
-
-    assert_upright(page.locator("img[data-variant=monstrous]").screenshot(), PORTRAIT)
-    uploaded.setdefault(app_url, []).append(name)
-
-
 @pytest.mark.parametrize(
     "app_url",
     [
@@ -111,22 +80,22 @@ def test_form_upload_becomes_ready_by_itself_and_upright(
     ],
     indirect=True,
 )
-def test_large_file_goes_straight_to_s3_with_progress(
+def test_chosen_file_goes_straight_to_s3_with_progress_then_its_link(
     page: Page, app_url: str, uploaded: dict[str, list[str]]
 ) -> None:
-    assert LARGE.stat().st_size > DIRECT_THRESHOLD
+    # More than a Lambda request could carry once API Gateway has base64-encoded it (6 MB).
+    assert LARGE.stat().st_size * 4 / 3 > 6 * 1024 * 1024
     sent: list[Request] = []
     page.on("request", lambda request: sent.append(request))
-    progress: list[tuple[bool, float]] = []
-    page.expose_function("kittehProgress", lambda hidden, value: progress.append((hidden, value)))
+    progress: list[tuple[int, str]] = []
+    page.expose_function("kittehProgress", lambda value, text: progress.append((value, text)))
     page.add_init_script(WATCH_PROGRESS)
-    page.add_init_script(RECORD_STATUSES)
 
-    name = upload_through_form(page, LARGE)
-    expect_ready_with_variants(
-        page, {"monstrous": (600, 399), "large": (300, 199), "tiny": (90, 60)}
-    )
+    name = choose_files(page, LARGE)[LARGE.name]
 
+    # The row links to the page; the file went to the S3 endpoint, never through the app.
+    link = page.locator(".upload-row .row-link")
+    expect(link).to_have_attribute("href", f"{app_url}/{name}Kitty")
     # /img/<name>/original (served once ready) redirects to the S3 endpoint browsers reach.
     download = page.request.get(f"/img/{name}/original", max_redirects=0)
     s3_endpoint = urlsplit(download.headers["location"]).netloc
@@ -137,21 +106,84 @@ def test_large_file_goes_straight_to_s3_with_progress(
     assert stored is not None and 200 <= stored.status < 300, stored and stored.status
     to_app = [r for r in sent if r.method == "POST" and r.url.startswith(app_url)]
     assert [urlsplit(r.url).path for r in to_app] == ["/api/uploads"]
-    assert not any("multipart" in (r.headers.get("content-type") or "") for r in to_app), (
-        "the large file went through the app"
+    assert (100, "100%") in progress, f"the row never showed 100%: {progress}"
+    # A thumbnail of the Tiny size once ready.
+    thumbnail = page.locator(".upload-row .row-thumb img")
+    assert thumbnail.evaluate("async (img) => { await img.decode(); return img.naturalWidth; }")
+
+    link.click()
+    page.wait_for_url(f"**/{name}Kitty")
+    expect_ready_with_variants(
+        page, {"monstrous": (600, 399), "large": (300, 199), "tiny": (90, 60)}
     )
-    assert any(not hidden for hidden, _ in progress), f"the progress bar was not shown: {progress}"
-    assert progress[-1][1] == 100, progress
-    assert statuses_seen(page)[-1] == "ready"
     uploaded.setdefault(app_url, []).append(name)
+
+
+def test_several_files_dropped_at_once_each_reach_ready(
+    page: Page, app_url: str, uploaded: dict[str, list[str]]
+) -> None:
+    page.goto("/")
+    picker = page.get_by_role("button", name="Choose pictures", exact=True)  # labelled
+    expect(picker).to_have_attribute("multiple", "")
+    dropped = files_handle(
+        page,
+        ("portrait.jpg", "image/jpeg", PORTRAIT.read_bytes()),
+        ("landscape.jpg", "image/jpeg", LANDSCAPE.read_bytes()),
+        ("small.jpg", "image/jpeg", (LARGE.parent / "small.jpg").read_bytes()),
+    )
+    zone = page.locator(".dropzone")
+    page.dispatch_event(".dropzone", "dragenter", {"dataTransfer": dropped})
+    expect(zone).to_have_class(re.compile(r"\bdragging\b"))
+    page.dispatch_event(".dropzone", "dragover", {"dataTransfer": dropped})
+    page.dispatch_event(".dropzone", "drop", {"dataTransfer": dropped})
+    expect(zone).not_to_have_class(re.compile(r"\bdragging\b"))
+
+    names = upload_rows(page, 3)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#upload").screenshot(path=SCREENSHOTS / "uploads-1280.png")
+
+    assert set(names) == {"portrait.jpg", "landscape.jpg", "small.jpg"}
+    assert len(set(names.values())) == 3, names
+    for file, name in names.items():
+        resource = requests.get(f"{app_url}/api/images/{name}", timeout=10).json()
+        assert resource["status"] == "ready" and resource["original_filename"] == file
+    open_image_page(page, names["portrait.jpg"])
+    expect_ready_with_variants(page, PORTRAIT_SIZES)
+    assert_upright(page.locator("img[data-variant=monstrous]").screenshot(), PORTRAIT)
+    uploaded.setdefault(app_url, []).extend(names.values())
+
+
+def test_a_pasted_image_uploads(page: Page, app_url: str) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url)
+    page.goto("/")
+    # Put a real PNG on the system clipboard, as copying an image in another app does.
+    png = (LARGE.parent / "small.jpg").read_bytes()
+    page.evaluate(
+        """async (data) => {
+          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+          const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
+          const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+          canvas.getContext("2d").drawImage(bitmap, 0, 0);
+          const png = await canvas.convertToBlob({ type: "image/png" });
+          await navigator.clipboard.write([new ClipboardItem({ "image/png": png })]);
+        }""",
+        base64.b64encode(png).decode(),
+    )
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+V")
+
+    names = upload_rows(page, 1)
+
+    ((file, name),) = names.items()
+    assert re.fullmatch(r"pasted-[\d-]+\.png", file), file
+    resource = requests.get(f"{app_url}/api/images/{name}", timeout=10).json()
+    assert (resource["content_type"], resource["status"]) == ("image/png", "ready")
 
 
 def test_pending_page_polls_and_reloads_itself_once_the_original_arrives(page: Page) -> None:
     """processing.js, deterministically: the page stays pending until the test stores the file.
 
-    The form upload above is usually still pending when its page loads, but a fast
-    resize could win that race; a presigned grant whose file has not been sent yet
-    cannot.
+    A presigned grant whose file has not been sent yet cannot win a race with the resize.
     """
     data = PORTRAIT.read_bytes()
     grant = page.request.post(
@@ -169,10 +201,42 @@ def test_pending_page_polls_and_reloads_itself_once_the_original_arrives(page: P
     stored = requests.post(body["url"], data=body["fields"], files={"file": data}, timeout=30)
     assert stored.ok, stored.text
 
-    expect_ready_with_variants(
-        page, {"monstrous": (400, 600), "large": (200, 300), "tiny": (60, 90)}
-    )
+    expect_ready_with_variants(page, PORTRAIT_SIZES)
     assert statuses_seen(page) == ["pending", "ready"]
+
+
+def test_without_javascript_the_form_posts_one_file_and_hands_over_the_delete_token(
+    browser: Browser, app_url: str, uploaded: dict[str, list[str]]
+) -> None:
+    context = new_context(browser, app_url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        # The file input has a label: its accessible name.
+        picker = page.get_by_role("button", name="Choose a picture", exact=True)
+        expect(picker).to_have_attribute("type", "file")
+        expect(picker).not_to_have_attribute("multiple", "")
+        page.set_input_files("#upload-file", LANDSCAPE)
+        page.click("button[type=submit]")
+        page.wait_for_url(IMAGE_PAGE)
+        found = IMAGE_PAGE.search(urlsplit(page.url).path)
+        assert found, page.url
+        name = found.group(1)
+
+        # Shown once, in the page's <noscript>, for a reader without a script to keep it.
+        token = page.locator("noscript code").first.inner_text()
+        assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token), token
+        for _ in range(100):  # no script refreshes the page: the reader reloads it
+            if page.locator(".image-page").get_attribute("data-status") != "pending":
+                break
+            page.wait_for_timeout(200)
+            page.reload()
+        expect(page.locator(".image-page")).to_have_attribute("data-status", "ready")
+        assert page.locator("noscript code").count() == 0  # once only
+        assert_upright(page.locator("img[data-variant=monstrous]").screenshot(), LANDSCAPE)
+        uploaded.setdefault(app_url, []).append(name)
+    finally:
+        context.close()
 
 
 def test_gallery_shows_the_uploaded_images(
@@ -180,8 +244,7 @@ def test_gallery_shows_the_uploaded_images(
 ) -> None:
     names = uploaded.get(app_url) or []
     if not names:  # run on its own: make one
-        names = [upload_through_form(page, PORTRAIT)]
-        expect(page.locator(".image-page")).to_have_attribute("data-status", "ready")
+        names = list(choose_files(page, PORTRAIT).values())
 
     page.goto("/")
     for name in names:
@@ -195,19 +258,87 @@ def test_gallery_shows_the_uploaded_images(
         assert width > 0, f"{name}'s thumbnail did not load"
 
 
-def test_text_file_named_jpg_gets_a_415_and_the_app_keeps_serving(
-    page: Page, tmp_path: Path
+def test_a_text_file_named_jpg_is_refused_at_once_and_sends_nothing(
+    page: Page, app_url: str, tmp_path: Path
 ) -> None:
     fake = tmp_path / "kitty.jpg"
     fake.write_text("Dear diary, today I am a text file pretending to be a cat.\n")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     page.goto("/")
-    page.set_input_files("#upload-form input[type=file]", fake)
-    with page.expect_response(lambda r: r.request.method == "POST") as answered:
-        page.click("#upload-form button[type=submit]")
+    page.set_input_files("#upload-file", fake)
 
-    assert answered.value.status == 415
-    expect(page.locator(".flash.error")).to_contain_text("not an image")
-    expect(page.locator("#upload-form")).to_be_visible()  # the form is back, to try again
-    assert page.request.get("/healthz").ok
-    again = page.goto("/")
-    assert again is not None and again.ok
+    row = page.locator(".upload-row")
+    expect(row).to_have_attribute("data-state", "failed")
+    expect(row.locator(".row-status")).to_have_text("The file is not an image.")
+    expect(row.locator(".row-link")).to_be_hidden()
+    assert posts == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.jpg", b"", "The file is empty."),
+        (
+            "notes.pdf",
+            b"%PDF-1.7\n",
+            "This kind of file is not accepted; use JPEG, PNG, WebP, GIF, HEIC, HEIF or AVIF.",
+        ),
+    ],
+)
+def test_client_side_checks_answer_at_once_in_the_servers_words(
+    page: Page, tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    page.goto("/")
+    page.set_input_files("#upload-file", path)
+    row = page.locator(".upload-row")
+    expect(row).to_have_attribute("data-state", "failed")
+    expect(row.locator(".row-status")).to_have_text(message)
+
+
+def test_an_s3_refusal_for_size_is_worded_like_every_other_too_large(page: Page) -> None:
+    """The policy's content-length-range refusal: S3's EntityTooLarge, as the browser gets it."""
+
+    def refuse(route: Route) -> None:
+        if route.request.method != "POST":  # the CORS preflight goes to S3 as it is
+            route.fallback()
+            return
+        route.fulfill(
+            status=400,
+            content_type="application/xml",
+            headers={"Access-Control-Allow-Origin": "*"},
+            body="<?xml version='1.0' encoding='UTF-8'?><Error><Code>EntityTooLarge</Code>"
+            "<Message>Your proposed upload exceeds the maximum allowed size</Message></Error>",
+        )
+
+    page.goto("/")
+    limit_message = page.locator("#upload-form").get_attribute("data-too-large")
+    assert limit_message == "the file is larger than the 25 MB limit"
+    page.route(re.compile(r"^http://127\.0\.0\.1:\d+/kitteh-images/?$"), refuse)
+    page.set_input_files("#upload-file", PORTRAIT)
+
+    row = page.locator(".upload-row")
+    expect(row).to_have_attribute("data-state", "failed")
+    expect(row.locator(".row-status")).to_have_text("The file is larger than the 25 MB limit.")
+
+
+def test_without_javascript_a_text_file_gets_a_415_and_the_form_back(
+    browser: Browser, app_url: str, tmp_path: Path
+) -> None:
+    fake = tmp_path / "kitty.jpg"
+    fake.write_text("Dear diary, today I am a text file pretending to be a cat.\n")
+    context = new_context(browser, app_url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.set_input_files("#upload-file", fake)
+        with page.expect_response(lambda r: r.request.method == "POST") as answered:
+            page.click("button[type=submit]")
+        assert answered.value.status == 415
+        expect(page.locator(".notice.error").first).to_contain_text("not an image")
+        expect(page.locator("#upload-form")).to_be_visible()  # the form is back, to try again
+        assert page.request.get("/healthz").ok
+    finally:
+        context.close()

@@ -26,11 +26,14 @@ def rest_event(
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     body: bytes | None = None,
+    host: str = HOST,
+    stage: str = STAGE,
+    api_id: str = API_ID,
 ) -> dict[str, Any]:
-    """Build the event API Gateway sends for ``method path`` on stage ``dev``."""
+    """Build the event API Gateway sends for ``method path`` on ``stage`` (dev)."""
     all_headers = {
         "Accept": "*/*",
-        "Host": HOST,
+        "Host": host,
         "User-Agent": "kitteh-package-tests",
         "X-Forwarded-For": "203.0.113.7",
         "X-Forwarded-Port": "443",
@@ -53,13 +56,13 @@ def rest_event(
         "requestContext": {
             "resourcePath": "/{proxy+}" if proxy else "/",
             "httpMethod": method,
-            "path": f"/{STAGE}{path}" + (f"?{urlencode(query)}" if query else ""),
-            "stage": STAGE,
-            "apiId": API_ID,
+            "path": f"/{stage}{path}" + (f"?{urlencode(query)}" if query else ""),
+            "stage": stage,
+            "apiId": api_id,
             "accountId": "000000000000",
             "requestId": str(uuid.uuid4()),
             "protocol": "HTTP/1.1",
-            "domainName": HOST,
+            "domainName": host,
             "identity": {"sourceIp": "203.0.113.7", "userAgent": "kitteh-package-tests"},
         },
         "body": base64.b64encode(body).decode() if body is not None else None,

@@ -1,7 +1,8 @@
 """A stage's cloud side in LocalStack: its bucket, an event queue, its secrets object.
 
-The bucket carries the stage's own bucket name from zappa_settings.json, because
-the package routes S3 events by bucket ARN. The queue is this test session's own:
+The bucket carries the stage's own bucket name from zappa_settings.json
+(``KITTEH_BUCKET``), because the resize function ignores records of any other
+bucket. The queue is this test session's own:
 LocalStack is shared, and a consumer on the common ``kitteh-originals-created``
 queue would take our events (and we theirs).
 """
@@ -20,7 +21,7 @@ from botocore.config import Config
 
 from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
-from tests.package.zappa_config import event_bucket, remote_env_location, source_events
+from tests.package.zappa_config import remote_env_location
 
 LOCALSTACK = "http://127.0.0.1:4566"
 #: LocalStack derives account 000000000000 from these keys.
@@ -53,7 +54,7 @@ class Cloud:
         """Create the stage's bucket, a queue (and its DLQ) and the notification."""
         settings = replace(
             Settings(),
-            bucket=event_bucket(config) if _has_s3_event(config) else _env_bucket(config),
+            bucket=_env_bucket(config),
             queue_name=f"kitteh-pkg-{uuid.uuid4().hex[:8]}",
             endpoint_url=LOCALSTACK,
         )
@@ -106,10 +107,6 @@ class Cloud:
         secrets_bucket, _ = remote_env_location(self.config)
         for bucket in dict.fromkeys((self.settings.bucket, secrets_bucket)):
             _empty_and_delete(self.s3, bucket)
-
-
-def _has_s3_event(config: dict[str, Any]) -> bool:
-    return any(e["event_source"]["arn"].startswith("arn:aws:s3") for e in source_events(config))
 
 
 def _env_bucket(config: dict[str, Any]) -> str:

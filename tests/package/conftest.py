@@ -29,7 +29,7 @@ from tests.package.build import (
     unpack,
 )
 from tests.package.cloud import LOCALSTACK, Cloud
-from tests.package.container import LambdaContainer, StartContainer, lambda_environment
+from tests.package.container import LambdaContainer, StartContainer, stage_environment
 from tests.package.zappa_config import ROOT, stage_config
 from tests.postgres import throwaway_database
 
@@ -161,7 +161,7 @@ def _starter(
     def start(database_url: str) -> LambdaContainer:
         cloud.put_secrets({"SECRET_KEY": uuid.uuid4().hex, "DATABASE_URL": database_url})
         log = logs.mktemp(f"lambda-{stage}") / "container.log"
-        env = lambda_environment(stage, config, root)
+        env = stage_environment(stage, config, root)
         container = LambdaContainer(root, runtime_dir, env, log)
         containers.append(container)
         return container

@@ -9,7 +9,6 @@ of this machine is on its path, so an import that works here works from the zip.
 from __future__ import annotations
 
 import json
-import os
 import select
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from localcloud.runtime import lambda_environment
 from tests.package.cloud import LOCALSTACK, LOCALSTACK_KEYS
 
 RUNNER = Path(__file__).resolve().parent / "lambda_runner.py"
@@ -58,10 +58,14 @@ class LambdaContainer:
 
     def invoke(self, event: Mapping[str, Any], *, timeout: int = 60) -> Any:
         """Call ``handler.lambda_handler(event, context)``; return what it returned."""
-        reply = self._request({"event": event, "timeout": timeout})
+        reply = self.request(event, timeout=timeout)
         if "error" in reply:
             raise LambdaError(f"{reply['error']}\n{reply['traceback']}\n{self.log_tail()}")
         return reply["result"]
+
+    def request(self, event: Mapping[str, Any], *, timeout: int = 60) -> dict[str, Any]:
+        """Invoke; return the runtime's reply as is: ``result``, or ``error`` and ``traceback``."""
+        return self._request({"event": event, "timeout": timeout})
 
     def module_origins(self, *names: str) -> dict[str, str | None]:
         """Import ``names`` in the container and say which file each came from."""
@@ -127,27 +131,15 @@ class LambdaContainer:
 StartContainer = Callable[[str], LambdaContainer]
 
 
-def lambda_environment(stage: str, config: dict[str, Any], task_root: Path) -> dict[str, str]:
-    """The function's environment: its aws_environment_variables plus Lambda's own."""
-    region = config["aws_region"]
-    return {
-        **config["aws_environment_variables"],
-        # Set by Lambda for every function.
-        "AWS_LAMBDA_FUNCTION_NAME": f"{config['project_name']}-{stage}",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["memory_size"]),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{config['runtime']}",
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "LAMBDA_TASK_ROOT": str(task_root),
-        "LANG": "C.UTF-8",
-        "PATH": "/usr/bin:/bin",
-        "TZ": ":UTC",
-        # The execution role's credentials on AWS; LocalStack's keys here.
-        **LOCALSTACK_KEYS,
-        # LocalStack stands in for AWS: the one setting a real deployment lacks.
-        "AWS_ENDPOINT_URL": LOCALSTACK,
-        # Keep this machine's ~/.aws out of the function.
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
+def stage_environment(stage: str, config: dict[str, Any], task_root: Path) -> dict[str, str]:
+    """A stage's function environment, with LocalStack standing in for AWS."""
+    return lambda_environment(
+        function_name=f"{config['project_name']}-{stage}",
+        memory_mb=config["memory_size"],
+        runtime=config["runtime"],
+        region=config["aws_region"],
+        task_root=str(task_root),
+        variables=config["aws_environment_variables"],
+        endpoint_url=LOCALSTACK,
+        access_key=LOCALSTACK_KEYS["AWS_ACCESS_KEY_ID"],
+    )

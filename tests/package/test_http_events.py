@@ -11,7 +11,7 @@ import pytest
 
 from kitteh.migrate import head_revision
 from tests.package.apigw import HOST, STAGE, multipart, response_body, rest_event
-from tests.package.container import LambdaContainer, lambda_environment
+from tests.package.container import LambdaContainer, stage_environment
 from tests.package.zappa_config import ROOT
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
@@ -39,9 +39,7 @@ def test_healthz_reports_the_schema_through_remote_env_settings(
 ) -> None:
     # GIVEN a container whose DATABASE_URL and SECRET_KEY exist only in the S3
     # object named by remote_env
-    assert not {"DATABASE_URL", "SECRET_KEY"} & set(
-        lambda_environment("dev", dev_config, task_root)
-    )
+    assert not {"DATABASE_URL", "SECRET_KEY"} & set(stage_environment("dev", dev_config, task_root))
     # WHEN API Gateway forwards GET /healthz
     response = web.invoke(rest_event("GET", "/healthz"))
     # THEN the app found its database, migrated by the package itself
@@ -86,9 +84,11 @@ def test_text_static_files_stay_text(web: LambdaContainer) -> None:
     assert response_body(response) == (ROOT / "static" / "app.css").read_bytes()
 
 
-def test_binary_static_files_come_back_base64(web: LambdaContainer) -> None:
-    name = "favicon.png"
-    response = web.invoke(rest_event("GET", f"/static/{name}"))
+@pytest.mark.parametrize(
+    ("path", "name"), [("/static/favicon.png", "favicon.png"), ("/favicon.ico", "favicon.ico")]
+)
+def test_binary_static_files_come_back_base64(web: LambdaContainer, path: str, name: str) -> None:
+    response = web.invoke(rest_event("GET", path))
     assert response["statusCode"] == 200, response
     assert response["isBase64Encoded"] is True
     assert response_body(response) == (ROOT / "static" / name).read_bytes()

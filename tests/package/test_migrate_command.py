@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from kitteh.migrate import head_revision
-from tests.package.container import LambdaContainer, StartContainer
+from tests.package.container import LambdaContainer, LambdaError, StartContainer
 from tests.postgres import throwaway_database
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
@@ -44,10 +44,16 @@ def test_a_revision_in_the_payload_moves_the_schema_there(fresh: LambdaContainer
     assert fresh.invoke({**MIGRATE, "revision": head}) == {"from": None, "to": head}
 
 
-def test_a_failed_migration_says_where_the_schema_stands(fresh: LambdaContainer) -> None:
+def test_a_failed_migration_is_a_function_error_that_says_where_the_schema_stands(
+    fresh: LambdaContainer,
+) -> None:
+    # `zappa invoke` exits non-zero only when Lambda reports a function error, i.e.
+    # when the function raised (cli.py: "FunctionError" in the response).
     head = head_revision()
     fresh.invoke(MIGRATE)
-    result = fresh.invoke({**MIGRATE, "revision": "no-such-revision"})
-    assert result["from"] == head
-    assert result["to"] == head
-    assert "no-such-revision" in result["error"]
+    with pytest.raises(LambdaError) as failed:
+        fresh.invoke({**MIGRATE, "revision": "no-such-revision"})
+    reported = str(failed.value).splitlines()[0]
+    assert reported.startswith("MigrationError: migration to no-such-revision failed")
+    assert f"the schema stays at {head}" in reported
+    assert fresh.invoke(MIGRATE) == {"from": head, "to": head}

@@ -1,10 +1,10 @@
-"""S3 events that LocalStack emitted for real uploads, routed by the package's event mapping.
+"""S3 events that LocalStack emitted for real uploads, routed as on AWS by the package.
 
-The package routes an S3 record to a function by the bucket's ARN
-(``AWS_EVENT_MAPPING`` in the zip's zappa_settings.py, built from the stage's
-``events``); LocalStack's bucket carries the dev stage's bucket name, so the event
-takes exactly the path an AWS event would. The notification's id
-("kitteh-originals-created") has no ":", so Zappa does not route by it instead.
+On AWS, S3 invokes the dev function through the notification ``make deploy`` sets
+(``kitteh.wiring``), whose id ends in ``:handlers.resize.handler``: Zappa's handler
+routes an S3 record by such a ``configurationId``. LocalStack here delivers the
+events to a queue instead (its notification id has no ":"), so the tests give each
+event the id AWS would send; the bucket carries the dev stage's bucket name.
 """
 
 from __future__ import annotations
@@ -17,16 +17,30 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from kitteh.wiring import FUNCTION_NOTIFICATION_ID
 from models import Image
 from tests.package.apigw import multipart, response_body, rest_event
 from tests.package.cloud import Cloud
 from tests.package.container import LambdaContainer
+from tests.pictures import iphone_heic
 from tests.uploads import grant
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
 
-#: The three sizes and the original as served (metadata stripped), under variants/<stem>/.
-VARIANTS = ("large.jpg", "monstrous.jpg", "original.jpg", "tiny.jpg")
+KINDS = ("large", "monstrous", "tiny")
+#: The JPEG every browser takes and the AVIF that always beats it on a photo; WebP only
+#: where it came out smaller than the JPEG. Beside them, the original as served
+#: (metadata stripped): ``original.<its extension>``.
+VARIANTS = {f"{kind}.{ext}" for kind in KINDS for ext in ("jpg", "avif")}
+MAYBE = {f"{kind}.webp" for kind in KINDS}
+
+
+def as_sent_by_the_function_notification(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with the configurationId S3 sends for make deploy's notification."""
+    event = copy.deepcopy(event)
+    for record in event["Records"]:
+        record["s3"]["configurationId"] = FUNCTION_NOTIFICATION_ID
+    return event
 
 
 def _original_key(database_url: str, name: str) -> str:
@@ -48,8 +62,8 @@ def _variant_keys(cloud: Cloud, original_key: str) -> list[str]:
 def test_upload_through_the_api_then_its_s3_event_resizes_it(
     web: LambdaContainer, web_database: str, cloud: Cloud, photo: bytes
 ) -> None:
-    # GIVEN a photo uploaded through the packaged app (API Gateway event)
-    body, content_type = multipart("file", "sofa.jpg", photo, "image/jpeg")
+    # GIVEN a photo as an iPhone saves it (HEIC), uploaded through the packaged app
+    body, content_type = multipart("file", "IMG_0042.HEIC", iphone_heic(photo), "image/heic")
     created = web.invoke(
         rest_event("POST", "/api/images", headers={"Content-Type": content_type}, body=body)
     )
@@ -57,16 +71,17 @@ def test_upload_through_the_api_then_its_s3_event_resizes_it(
     key = _original_key(web_database, name)
 
     # WHEN the event S3 (LocalStack) emitted for it reaches the function
-    event = cloud.next_event(key)
-    assert ":" not in event["Records"][0]["s3"]["configurationId"]
+    event = as_sent_by_the_function_notification(cloud.next_event(key))
     result = web.invoke(event)
 
-    # THEN the mapping chose handlers.resize.handler, which made the three variants
+    # THEN the configurationId chose handlers.resize.handler, which made the three variants,
+    # decoding HEIC and encoding AVIF with the package's own libraries
     assert result == {"processed": [{"key": key, "name": name, "status": "ready", "error": None}]}
-    assert _variant_keys(cloud, key) == list(VARIANTS)
+    made = VARIANTS | {"original.heic"}
+    assert made <= set(_variant_keys(cloud, key)) <= made | MAYBE
     shown = json.loads(response_body(web.invoke(rest_event("GET", f"/api/images/{name}"))))
     assert shown["status"] == "ready"
-    assert (shown["width"], shown["height"]) == (1800, 1200)
+    assert (shown["width"], shown["height"], shown["content_type"]) == (1800, 1200, "image/heic")
     assert sorted(shown["variants"]) == ["large", "monstrous", "tiny"]
 
 
@@ -76,7 +91,7 @@ def test_granted_object_with_an_awkward_key(
     # GIVEN an original granted and put with boto3 under a key S3 must URL-encode
     key = grant(web_database, f"{cloud.settings.originals_prefix}from a script/chat é+1.jpg")
     cloud.s3.put_object(Bucket=cloud.settings.bucket, Key=key, Body=photo, ContentType="image/jpeg")
-    event = cloud.next_event(key)
+    event = as_sent_by_the_function_notification(cloud.next_event(key))
     assert event["Records"][0]["s3"]["object"]["key"] != key  # as S3 sends it: encoded
 
     # WHEN the package handles LocalStack's event
@@ -85,19 +100,32 @@ def test_granted_object_with_an_awkward_key(
     # THEN the key was decoded once, the image found and resized
     assert processed["key"] == key
     assert processed["status"] == "ready", processed
-    assert _variant_keys(cloud, key) == list(VARIANTS)
+    made = VARIANTS | {"original.jpg"}
+    assert made <= set(_variant_keys(cloud, key)) <= made | MAYBE
 
 
-def test_events_from_a_bucket_not_in_the_mapping_reach_no_function(
+def test_events_of_another_notification_reach_no_function(
     web: LambdaContainer, cloud: Cloud, photo: bytes
 ) -> None:
     key = f"{cloud.settings.originals_prefix}elsewhere.jpg"
     cloud.s3.put_object(Bucket=cloud.settings.bucket, Key=key, Body=photo)
     event: dict[str, Any] = copy.deepcopy(cloud.next_event(key))
-    record = event["Records"][0]["s3"]
-    record["bucket"]["name"] = "someone-elses-bucket"
-    record["bucket"]["arn"] = "arn:aws:s3:::someone-elses-bucket"
+    event["Records"][0]["s3"]["configurationId"] = "someone-elses-notification"
 
     assert web.invoke(event) is None
     assert "Cannot find a function to process the triggered event." in web.log()
+    assert _variant_keys(cloud, key) == []
+
+
+def test_records_of_another_bucket_are_ignored(
+    web: LambdaContainer, cloud: Cloud, photo: bytes
+) -> None:
+    key = f"{cloud.settings.originals_prefix}other-bucket.jpg"
+    cloud.s3.put_object(Bucket=cloud.settings.bucket, Key=key, Body=photo)
+    event = as_sent_by_the_function_notification(cloud.next_event(key))
+    event["Records"][0]["s3"]["bucket"]["name"] = "someone-elses-bucket"
+
+    (processed,) = web.invoke(event)["processed"]
+
+    assert processed == {"key": key, "status": "ignored"}
     assert _variant_keys(cloud, key) == []

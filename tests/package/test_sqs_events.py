@@ -1,4 +1,4 @@
-"""Production's buffered variant: S3 -> SQS -> Lambda, with partial batch failures.
+"""Production's buffered variant: S3 -> SQS -> Lambda, with a failed message in the batch.
 
 Lambda's SQS poller hands the function a batch of messages, each stamped with the
 queue's ARN; the package routes the batch by that ARN (production's ``events``).
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.package.cloud import Cloud
-from tests.package.container import LambdaContainer, StartContainer
+from tests.package.container import LambdaContainer, LambdaError, StartContainer
 from tests.package.zappa_config import source_events
 from tests.uploads import grant
 
@@ -53,7 +53,7 @@ def buffered(
     return container
 
 
-def test_a_batch_resizes_its_uploads_and_returns_only_the_poison_message(
+def test_a_batch_resizes_its_uploads_and_fails_naming_only_the_poison_message(
     buffered: LambdaContainer,
     production_cloud: Cloud,
     production_config: dict[str, Any],
@@ -75,15 +75,16 @@ def test_a_batch_resizes_its_uploads_and_returns_only_the_poison_message(
     }
 
     # WHEN Lambda's poller hands the batch to the function
-    result = buffered.invoke(batch)
+    with pytest.raises(LambdaError) as incomplete:
+        buffered.invoke(batch)
 
-    # THEN only the poison message goes back to the queue (and, in the end, the DLQ)
-    assert result == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
+    # THEN it raises, so that no poller deletes the poison message, whatever the
+    # mapping's ReportBatchItemFailures; the upload's own message is not named
+    # (the function deleted it itself: tests/test_sqs_batches.py plays that part).
+    reported = str(incomplete.value).splitlines()[0]
+    assert reported == ("BatchIncomplete: 1 of 2 messages failed and return to the queue: poison")
     stem = key.removeprefix(settings.originals_prefix)
     variants = production_cloud.keys(f"{settings.variants_prefix}{stem}/")
-    assert sorted(k.rsplit("/", 1)[-1] for k in variants) == [
-        "large.jpg",
-        "monstrous.jpg",
-        "original.jpg",
-        "tiny.jpg",
-    ]
+    made = {key.rsplit("/", 1)[1] for key in variants}
+    kinds = ("tiny", "large", "monstrous")
+    assert {f"{kind}.{ext}" for kind in kinds for ext in ("jpg", "avif")} | {"original.jpg"} <= made

@@ -48,15 +48,6 @@ def source_events(config: dict[str, Any]) -> list[dict[str, Any]]:
     return [event for event in config["events"] if "event_source" in event]
 
 
-def event_bucket(config: dict[str, Any]) -> str:
-    """The bucket of the stage's (single) S3 event source."""
-    (event,) = [
-        e for e in source_events(config) if e["event_source"]["arn"].startswith("arn:aws:s3")
-    ]
-    arn: str = event["event_source"]["arn"]
-    return arn.split(":::", 1)[1]
-
-
 def remote_env_location(config: dict[str, Any]) -> tuple[str, str]:
     """Split the stage's ``remote_env`` ("s3://bucket/key") into bucket and key."""
     bucket, _, key = config["remote_env"].removeprefix("s3://").partition("/")

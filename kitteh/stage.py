@@ -1,0 +1,205 @@
+"""A deployment stage as ``zappa_settings.json`` describes it, for the tools that run against it.
+
+``make deploy``, ``make migrate`` and ``flask kitteh doctor --stage`` read the same
+file Zappa deploys from, with ``extends`` applied as Zappa applies it, so the
+function name, the buckets and the queue they check are the ones Zappa used. The
+secrets (``SECRET_KEY``, ``DATABASE_URL``) are not in the file: they live in the
+S3 object ``remote_env`` names, which :func:`read_remote_env` fetches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from kitteh.config import Settings
+
+SETTINGS_FILE = Path(__file__).resolve().parent.parent / "zappa_settings.json"
+RESIZE_FUNCTION = "handlers.resize.handler"
+#: What the shipped settings say where an account's own value belongs.
+PLACEHOLDER = re.compile(r"replace-me|REPLACE_ME", re.IGNORECASE)
+#: Lambda's default timeout, which Zappa also uses when the stage names none.
+DEFAULT_TIMEOUT_SECONDS = 30
+
+
+class StageError(ValueError):
+    """The stage is missing from the settings, or they cannot describe a deployment."""
+
+
+def load_stage_config(stage: str, settings_file: Path = SETTINGS_FILE) -> dict[str, Any]:
+    """Return ``stage``'s settings with ``extends`` applied, as Zappa's CLI does."""
+    try:
+        everything: dict[str, Any] = json.loads(settings_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise StageError(f"cannot read {settings_file}: {exc}") from exc
+    seen: list[str] = []
+    config: dict[str, Any] = {}
+    name: str | None = stage
+    while name is not None:
+        if name in seen:
+            raise StageError(f"stage {stage!r} extends itself: {' -> '.join([*seen, name])}")
+        if name not in everything:
+            known = ", ".join(sorted(everything))
+            raise StageError(f"no stage {name!r} in {settings_file} (stages: {known})")
+        seen.append(name)
+        config = {**everything[name], **config}
+        name = everything[name].get("extends")
+    return config
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What the deployment tools need to know about one stage."""
+
+    name: str
+    config: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def load(cls, name: str, settings_file: Path = SETTINGS_FILE) -> Stage:
+        return cls(name, load_stage_config(name, settings_file))
+
+    @property
+    def function_name(self) -> str:
+        """The Lambda function Zappa names ``<project_name>-<stage>``."""
+        return f"{self.config['project_name']}-{self.name}"
+
+    @property
+    def region(self) -> str:
+        return str(self.config.get("aws_region") or "us-east-1")
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The function's environment variables as Zappa sets them."""
+        return {str(k): str(v) for k, v in self.config.get("aws_environment_variables", {}).items()}
+
+    @property
+    def timeout_seconds(self) -> int:
+        return int(self.config.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
+
+    @property
+    def deploy_bucket(self) -> str:
+        return str(self.config["s3_bucket"])
+
+    @property
+    def domain(self) -> str | None:
+        domain = self.config.get("domain")
+        return str(domain) if domain else None
+
+    @property
+    def touch_path(self) -> str | None:
+        """The path Zappa GETs after a deploy or update; None if ``touch`` is off."""
+        return str(self.config.get("touch_path", "/")) if self.config.get("touch", True) else None
+
+    @property
+    def queue_arn(self) -> str | None:
+        """The SQS queue the resize function reads (production), or None (S3 invokes it)."""
+        for event in self.config.get("events", []):
+            arn = str(event.get("event_source", {}).get("arn", ""))
+            if event.get("function") == RESIZE_FUNCTION and arn.startswith("arn:aws:sqs:"):
+                return arn
+        return None
+
+    @property
+    def zappa_s3_events(self) -> list[str]:
+        """Buckets Zappa itself would subscribe the function to (see docs/deploy.md)."""
+        return [
+            str(event["event_source"]["arn"])
+            for event in self.config.get("events", [])
+            if str(event.get("event_source", {}).get("arn", "")).startswith("arn:aws:s3:")
+        ]
+
+    @property
+    def remote_env(self) -> tuple[str, str] | None:
+        """``(bucket, key)`` of the secrets object, or None when the stage names none."""
+        location = str(self.config.get("remote_env") or "")
+        if not location.startswith("s3://"):
+            return None
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        return bucket, key
+
+    def placeholders(self) -> list[str]:
+        """Settings that still hold the shipped placeholders, as ``key: value``."""
+        found = []
+        for key, value in sorted(self.config.items()):
+            text = json.dumps(value)
+            if PLACEHOLDER.search(text):
+                found.append(f"{key}: {text}")
+        return found
+
+    def settings(
+        self, secrets: dict[str, str] | None = None, endpoint_url: str | None = None
+    ) -> Settings:
+        """Kitteh's settings as the deployed function sees them (plus ``secrets``).
+
+        ``endpoint_url`` is for emulators only: a stage on AWS has none.
+        """
+        env = {**self.environment, **(secrets or {}), "AWS_REGION": self.region}
+        if self.queue_arn:
+            env["KITTEH_QUEUE"] = self.queue_arn.rsplit(":", 1)[1]
+        if endpoint_url:
+            env["AWS_ENDPOINT_URL"] = endpoint_url
+        return Settings.from_env(env)
+
+
+def read_remote_env(s3: Any, stage: Stage) -> dict[str, str]:
+    """Fetch the secrets object the stage's ``remote_env`` names.
+
+    :raise LookupError: the stage names none, or the object cannot be read; the
+        message says which and why.
+    """
+    location = stage.remote_env
+    if location is None:
+        raise LookupError(f"stage {stage.name} names no remote_env (s3://bucket/key.json)")
+    bucket, key = location
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise LookupError(f"cannot read s3://{bucket}/{key}: {code or exc}") from exc
+    except BotoCoreError as exc:
+        raise LookupError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
+    try:
+        secrets = json.loads(body)
+    except ValueError as exc:
+        raise LookupError(f"s3://{bucket}/{key} is not JSON: {exc}") from exc
+    if not isinstance(secrets, dict):
+        raise LookupError(f"s3://{bucket}/{key} is not a JSON object")
+    return {str(k): str(v) for k, v in secrets.items()}
+
+
+def api_url(cloudformation: Any, stage: Stage) -> str | None:
+    """The stage's API Gateway URL, found as Zappa finds it; None before the first deploy.
+
+    Zappa's CloudFormation stack (named after the function) holds the REST API as
+    its "Api" resource (core.py ``get_api_id``/``get_api_url``).
+    """
+    try:
+        resource = cloudformation.describe_stack_resource(
+            StackName=stage.function_name, LogicalResourceId="Api"
+        )
+    except ClientError:
+        return None
+    api_id = resource["StackResourceDetail"].get("PhysicalResourceId")
+    if not api_id:
+        return None
+    return f"https://{api_id}.execute-api.{stage.region}.amazonaws.com/{stage.name}"
+
+
+def origin(url: str) -> str:
+    """The origin (scheme://host[:port]) of ``url``, as browsers send it in CORS requests."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def app_origins(stage: Stage, url: str | None) -> tuple[str, ...]:
+    """The origins the stage's app is served on: its API's, and its custom domain's."""
+    found = [origin(url)] if url else []
+    if stage.domain:
+        found.append(f"https://{stage.domain}")
+    return tuple(found)

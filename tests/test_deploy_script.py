@@ -1,0 +1,61 @@
+"""scripts/deploy.py's refusals, before it touches anything (tests/deploy rehearses the rest)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from kitteh.stage import SETTINGS_FILE
+from scripts import deploy
+
+
+def test_the_shipped_placeholders_stop_a_deploy_at_once(
+    aws_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert deploy.main(["deploy", "dev"]) == 1
+
+    out = capsys.readouterr().out
+    assert (
+        "deploy: settings, credentials and secrets failed: 4 settings still hold placeholders"
+        in out
+    )
+    assert '"arn:aws:iam::REPLACE_ME_ACCOUNT_ID:role/kitteh-dev-lambda"' in out
+    assert f"to fix: put your account's values in {SETTINGS_FILE}" in out
+    assert "==> [2/7]" not in out
+
+
+def test_an_unknown_stage_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    assert deploy.main(["migrate", "staging"]) == 2
+    assert "no stage 'staging'" in capsys.readouterr().out
+
+
+@pytest.fixture
+def filled_settings(tmp_path: Path) -> Path:
+    text = SETTINGS_FILE.read_text().replace("REPLACE_ME_ACCOUNT_ID", "123456789012")
+    path = tmp_path / "zappa_settings.json"
+    path.write_text(text.replace("replace-me-", "mine-"))
+    return path
+
+
+def test_missing_secrets_stop_a_deploy_with_the_upload_command(
+    mocked_aws: None, filled_settings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="mine-kitteh-zappa-deploys")
+    s3.put_object(
+        Bucket="mine-kitteh-zappa-deploys",
+        Key="secrets/kitteh-dev.json",
+        Body=json.dumps({"DATABASE_URL": "postgresql+psycopg://db/kitteh"}),
+    )
+
+    assert deploy.main(["deploy", "dev", "--settings", str(filled_settings)]) == 1
+
+    out = capsys.readouterr().out
+    assert "failed: the secrets object lacks SECRET_KEY" in out
+    assert (
+        "aws s3 cp .deploy/kitteh-dev.json s3://mine-kitteh-zappa-deploys/secrets/kitteh-dev.json"
+        in out
+    )
