@@ -231,8 +231,12 @@ def public_original(data: bytes, info: ImageInfo) -> bytes:
     """``data`` as it may be shared: no location, device or owner metadata.
 
     Lossless (:func:`kitteh.metadata.strip_metadata`): the same compressed pixels,
-    orientation and colour profile. A file whose structure cannot be walked although
-    Pillow reads it is re-encoded instead, with nothing but its orientation.
+    orientation and colour profile. A JPEG, PNG, WebP or GIF whose structure cannot
+    be walked although Pillow reads it is re-encoded instead, with nothing but its
+    orientation.
+
+    :raise ImageError: a HEIC/HEIF or AVIF file whose metadata could not be found:
+        there is no encoder here to write it afresh, and it is not served as it is.
     """
     try:
         clean = metadata.strip_metadata(data, info.content_type, info.orientation)
@@ -240,7 +244,16 @@ def public_original(data: bytes, info: ImageInfo) -> bytes:
             return clean
     except (metadata.UnreadableStructure, ImageError):
         pass
+    if info.content_type not in _REENCODABLE:
+        raise ImageError(
+            "its location and camera details could not be removed safely, so it cannot "
+            "be shared; save it as a JPEG and upload that"
+        )
     return _reencoded(data, info)
+
+
+#: Originals :func:`_reencoded` can write in their own format.
+_REENCODABLE = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 
 
 def _reencoded(data: bytes, info: ImageInfo) -> bytes:

@@ -6,7 +6,8 @@ XMP, IPTC, comments, and in multi-picture JPEGs (MPO) whole second images with
 their own EXIF. A shared original must carry none of it, while staying the very
 picture that was uploaded, so this works on the file's structure, never on its
 pixels: segments are dropped or rewritten, the compressed image data is copied
-byte for byte.
+byte for byte. HEIF and AVIF files keep their layout: their EXIF and XMP items are
+overwritten where they lie.
 
 Kept, because the picture would look different without them: the EXIF orientation
 (rewritten as a minimal EXIF block holding nothing else), ICC colour profiles,
@@ -31,7 +32,7 @@ def strip_metadata(data: bytes, content_type: str, orientation: int = 1) -> byte
     """Return ``data`` without its private metadata, keeping ``orientation``.
 
     :raise UnreadableStructure: the file is truncated or not laid out as its type says.
-    :raise ValueError: ``content_type`` is not JPEG, PNG, WebP or GIF.
+    :raise ValueError: ``content_type`` is not JPEG, PNG, WebP, GIF, HEIC/HEIF or AVIF.
     """
     strip = _STRIPPERS.get(content_type)
     if strip is None:
@@ -43,9 +44,12 @@ def strip_metadata(data: bytes, content_type: str, orientation: int = 1) -> byte
 
 
 def minimal_exif(orientation: int) -> bytes:
-    """A TIFF structure (the body of an EXIF block) with one tag: the orientation."""
-    entry = struct.pack(">HHIHH", ORIENTATION_TAG, 3, 1, orientation, 0)  # SHORT, 1 value
-    return b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1) + entry + b"\0\0\0\0"
+    """A TIFF structure (the body of an EXIF block) with one tag, the orientation; none if 1."""
+    entries = b""
+    if orientation != 1:
+        entries = struct.pack(">HHIHH", ORIENTATION_TAG, 3, 1, orientation, 0)  # SHORT, 1 value
+    count = struct.pack(">H", len(entries) // 12)
+    return b"MM\x00\x2a" + struct.pack(">I", 8) + count + entries + b"\0\0\0\0"
 
 
 # JPEG -------------------------------------------------------------------------------
@@ -224,9 +228,148 @@ def _after_sub_blocks(data: bytes, position: int) -> int:
     return position + 1
 
 
+# HEIF and AVIF (ISO base media file format) ----------------------------------------
+
+#: Item types whose payload is metadata: EXIF, and MIME items (XMP, mostly).
+_ISOBMFF_METADATA_ITEMS = {b"Exif", b"mime"}
+#: The smallest XMP packet that says nothing: what an XMP item is overwritten with.
+_EMPTY_XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>'
+
+
+def _strip_isobmff(data: bytes, orientation: int) -> bytes:
+    """Blank the EXIF and XMP items of a HEIF/AVIF file in place.
+
+    The metadata items' bytes are overwritten where they lie (a minimal EXIF, an
+    empty XMP packet, then zeros or spaces), so no offset in the file moves and
+    the coded picture, its turn (``irot``/``imir``) and colour (``colr``) stay as
+    they were.
+    """
+    if data[4:8] != b"ftyp":
+        raise UnreadableStructure("not a HEIF/AVIF file: no ftyp box")
+    meta = _find_box(data, b"meta", 0, len(data))
+    if meta is None:
+        raise UnreadableStructure("a HEIF/AVIF file without a meta box")
+    children = (meta[0] + 4, meta[1])  # meta is a full box: version and flags first
+    iinf, iloc = _find_box(data, b"iinf", *children), _find_box(data, b"iloc", *children)
+    if iinf is None or iloc is None:
+        raise UnreadableStructure("a HEIF/AVIF meta box without iinf or iloc")
+    idat = _find_box(data, b"idat", *children)
+    out = bytearray(data)
+    locations = _item_locations(data, *iloc)
+    for item_id, item_type in _item_types(data, *iinf):
+        if item_type not in _ISOBMFF_METADATA_ITEMS:
+            continue
+        if item_id not in locations:
+            raise UnreadableStructure(f"item {item_id} has no location")
+        method, extents = locations[item_id]
+        if method == 1 and idat is not None:
+            extents = [(idat[0] + offset, length) for offset, length in extents]
+        elif method != 0:
+            raise UnreadableStructure(f"item {item_id} is built by construction method {method}")
+        if item_type == b"Exif":
+            # The payload: a 4-byte offset to the TIFF header, then the TIFF structure.
+            payload, pad = b"\0\0\0\0" + minimal_exif(orientation), b"\0"
+        else:
+            payload, pad = _EMPTY_XMP, b" "
+        _overwrite(out, extents, payload, pad)
+    return bytes(out)
+
+
+def _find_box(data: bytes, kind: bytes, start: int, end: int) -> tuple[int, int] | None:
+    """The (start, end) of the first ``kind`` box's contents between ``start`` and ``end``."""
+    position = start
+    while position + 8 <= end:
+        size, found = struct.unpack(">I4s", data[position : position + 8])
+        header = 8
+        if size == 1:
+            (size,) = struct.unpack(">Q", data[position + 8 : position + 16])
+            header = 16
+        elif size == 0:
+            size = end - position
+        if size < header or position + size > end:
+            raise UnreadableStructure(f"the {found!r} box runs past its container")
+        if found == kind:
+            return position + header, position + size
+        position += size
+    return None
+
+
+def _item_types(data: bytes, start: int, end: int) -> list[tuple[int, bytes]]:
+    """(item ID, item type) of each ``infe`` in an ``iinf`` box's contents."""
+    version = data[start]
+    position = start + 4 + (2 if version == 0 else 4)  # the entry count, which we do not need
+    items = []
+    while (entry := _find_box(data, b"infe", position, end)) is not None:
+        infe_version = data[entry[0]]
+        if infe_version < 2:
+            raise UnreadableStructure(f"infe version {infe_version} names no item type")
+        body = entry[0] + 4
+        id_size = 2 if infe_version == 2 else 4
+        item_id = int.from_bytes(data[body : body + id_size], "big")
+        type_at = body + id_size + 2  # after the item protection index
+        items.append((item_id, data[type_at : type_at + 4]))
+        position = entry[1]
+    return items
+
+
+#: An item's construction method (0: in the file, 1: in the idat box) and its extents.
+_Location = tuple[int, list[tuple[int, int]]]
+
+
+def _item_locations(data: bytes, start: int, end: int) -> dict[int, _Location]:
+    """Item ID -> (construction method, [(offset, length)]) from an ``iloc`` box's contents."""
+    version = data[start]
+    if version > 2:
+        raise UnreadableStructure(f"iloc version {version} is unknown")
+    position = start + 4
+    offset_size, length_size = data[position] >> 4, data[position] & 0x0F
+    base_offset_size, index_size = data[position + 1] >> 4, data[position + 1] & 0x0F
+    position += 2
+    count_size = 2 if version < 2 else 4
+
+    def read(size: int) -> int:
+        nonlocal position
+        if position + size > end:
+            raise UnreadableStructure("the iloc box ends inside an item")
+        value = int.from_bytes(data[position : position + size], "big")
+        position += size
+        return value
+
+    locations = {}
+    for _ in range(read(count_size)):
+        item_id = read(count_size)
+        method = read(2) & 0x0F if version in (1, 2) else 0
+        read(2)  # data reference index: 0, this file
+        base = read(base_offset_size)
+        extents = []
+        for _ in range(read(2)):
+            if version in (1, 2) and index_size:
+                read(index_size)
+            offset = read(offset_size)
+            extents.append((base + offset, read(length_size)))
+        locations[item_id] = (method, extents)
+    return locations
+
+
+def _overwrite(out: bytearray, extents: list[tuple[int, int]], payload: bytes, pad: bytes) -> None:
+    """Write ``payload`` across ``extents``, in order, and ``pad`` over whatever is left."""
+    total = sum(length for _, length in extents)
+    if total < len(payload) or any(offset + length > len(out) for offset, length in extents):
+        raise UnreadableStructure("a metadata item lies outside the file or is too short")
+    if any(length == 0 for _, length in extents):
+        raise UnreadableStructure("a metadata item runs to the end of the file")
+    stream = payload + pad * (total - len(payload))
+    for offset, length in extents:
+        out[offset : offset + length] = stream[:length]
+        stream = stream[length:]
+
+
 _STRIPPERS = {
     "image/jpeg": _strip_jpeg,
     "image/png": _strip_png,
     "image/webp": _strip_webp,
     "image/gif": _strip_gif,
+    "image/heic": _strip_isobmff,
+    "image/heif": _strip_isobmff,
+    "image/avif": _strip_isobmff,
 }

@@ -274,7 +274,15 @@ class Storage:
 
 _GRANTED_STEM = re.compile(r"[0-9a-f]{32}")
 #: File extension of each content type an original may have.
-_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+_EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    "image/heic": "heic",
+    "image/heif": "heif",
+    "image/avif": "avif",
+}
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageOps
 
+from kitteh import imaging
+
 #: Compared at this size, in grey: enough to tell a turn, cheap, blind to JPEG noise.
 _BOX = 48
 
@@ -66,6 +68,9 @@ def with_private_metadata(photo: bytes, image_format: str) -> bytes:
     """``photo`` in ``image_format``, carrying GPS, a camera serial, an owner and XMP.
 
     The EXIF orientation of ``photo`` is kept, so the result must still stand upright.
+    ``HEIF`` is written as an iPhone writes a HEIC (``pillow_heif``, tests only): the
+    turn in the container (``irot``/``imir``), the EXIF and XMP as items of their own;
+    ``AVIF`` likewise, by Pillow.
     """
     with Image.open(io.BytesIO(photo)) as source:
         exif = source.getexif()
@@ -90,12 +95,19 @@ def with_private_metadata(photo: bytes, image_format: str) -> bytes:
         options["xmp"] = XMP_PACKET
     if image_format == "JPEG":
         options["quality"] = 90
-    picture.save(buffer, image_format, **options)
+    if image_format == "HEIF":
+        import pillow_heif
+
+        picture.info = {}  # pillow_heif would read the stored orientation from here as well
+        pillow_heif.from_pillow(picture).save(buffer, quality=60, **options)
+    else:
+        picture.save(buffer, image_format, **options)
     return buffer.getvalue()
 
 
 def private_metadata_in(data: bytes) -> list[str]:
     """The private things ``data`` still carries, by name; empty when it is clean."""
+    imaging.inspect(data)  # teaches Pillow HEIF when it is one, as the app does
     found = []
     with Image.open(io.BytesIO(data)) as picture:
         exif = picture.getexif()
@@ -105,8 +117,14 @@ def private_metadata_in(data: bytes) -> list[str]:
             found.append("camera make/model")
         if exif.get_ifd(0x8769):
             found.append("EXIF sub-IFD")
-        if any(key in picture.info for key in ("xmp", "XML:com.adobe.xmp", "Comment", "comment")):
-            found.append("XMP or comment")
+        if any(key in picture.info for key in ("Comment", "comment")):
+            found.append("comment")
+        xmp = [picture.info.get(key) for key in ("xmp", "XML:com.adobe.xmp")]
+        # An XMP packet that describes nothing (a HEIF/AVIF's XMP item, emptied) is clean.
+        if any(
+            "rdf:" in (v.decode(errors="replace") if isinstance(v, bytes) else v) for v in xmp if v
+        ):
+            found.append("XMP")
     for secret in (SECRET_SERIAL, SECRET_OWNER, "GPSLatitude", "KittehCam"):
         if secret.encode() in data:
             found.append(f"the bytes {secret!r}")

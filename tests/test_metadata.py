@@ -42,10 +42,18 @@ def assert_same_picture_without_secrets(original: bytes, stripped: bytes, orient
         assert dict(exif) == ({0x0112: orientation} if orientation != 1 else {})
 
 
-@pytest.mark.parametrize("image_format", ["JPEG", "PNG", "WEBP"])
-def test_gps_serial_owner_and_xmp_go_the_picture_stays(image_format: str) -> None:
+@pytest.mark.parametrize(
+    ("image_format", "orientation"),
+    # A HEIC's turn is the container's (irot/imir), applied as libheif decodes it.
+    [("JPEG", 6), ("PNG", 6), ("WEBP", 6), ("HEIF", 1), ("AVIF", 6)],
+)
+def test_gps_serial_owner_and_xmp_go_the_picture_stays(image_format: str, orientation: int) -> None:
     private = with_private_metadata(PHOTO, image_format)
-    assert_same_picture_without_secrets(private, clean(private), 6)
+    assert private_metadata_in(private)
+    stripped = clean(private, orientation)
+    assert_same_picture_without_secrets(private, stripped, orientation)
+    if image_format in ("HEIF", "AVIF"):
+        assert len(stripped) == len(private)  # overwritten in place: no offset moved
 
 
 def test_jpeg_keeps_its_icc_profile_and_drops_comments_iptc_and_vendor_segments() -> None:
@@ -164,25 +172,51 @@ def test_gif_loses_comments_and_xmp_and_keeps_its_animation() -> None:
         (b"RIFF\0\0\0\0WEBPVP8X\xff\xff\0\0", "image/webp"),
         (b"GIF89a\x01\0\x01\0\0\0\0\x99", "image/gif"),
         (b"not an image at all", "image/jpeg"),
+        (b"\0\0\0\x10ftypheic\0\0\0\0", "image/heic"),
+        (b"\0\0\0\x10ftypavif\0\0\0\0\0\0\1\0meta\0\0\0\0", "image/avif"),
     ],
-    ids=["cut-jpeg", "jpeg-segment-past-end", "cut-png", "cut-webp", "unknown-gif-block", "junk"],
+    ids=[
+        "cut-jpeg",
+        "jpeg-segment-past-end",
+        "cut-png",
+        "cut-webp",
+        "unknown-gif-block",
+        "junk",
+        "heif-without-meta",
+        "avif-meta-past-end",
+    ],
 )
 def test_a_structure_that_cannot_be_walked_is_refused(data: bytes, content_type: str) -> None:
     with pytest.raises(UnreadableStructure):
         strip_metadata(data, content_type)
 
 
-def test_an_original_that_cannot_be_walked_is_reencoded_clean(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    private = with_private_metadata(PHOTO, "JPEG")
-    info = imaging.inspect(private)
+@pytest.fixture
+def unwalkable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file's structure as if it could not be walked."""
 
     def unreadable(*_args: object) -> bytes:
         raise UnreadableStructure("as if")
 
     monkeypatch.setattr("kitteh.metadata.strip_metadata", unreadable)
+
+
+@pytest.mark.usefixtures("unwalkable")
+def test_an_original_that_cannot_be_walked_is_reencoded_clean() -> None:
+    private = with_private_metadata(PHOTO, "JPEG")
+    info = imaging.inspect(private)
+
     public = imaging.public_original(private, info)
 
     assert private_metadata_in(public) == []
     assert imaging.inspect(public) == info  # same size, type and orientation
+
+
+@pytest.mark.usefixtures("unwalkable")
+def test_a_heif_whose_metadata_cannot_be_found_is_refused_not_served_as_it_is() -> None:
+    # No HEVC encoder ships (pi-heif decodes only): such a file cannot be written afresh.
+    private = with_private_metadata(PHOTO, "HEIF")
+    info = imaging.inspect(private)
+
+    with pytest.raises(imaging.ImageError, match="could not be removed"):
+        imaging.public_original(private, info)
