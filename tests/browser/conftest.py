@@ -9,44 +9,31 @@ has run.
 Playwright's own browser builds cannot be downloaded on CI; Debian's ``chromium``
 package can (``scripts/install-browser.sh``), hence ``executable_path``.
 
-Every page the app serves reaches the browser under the Content-Security-Policy
-that the front end is written for (:data:`CONTENT_SECURITY_POLICY`: scripts and
-styles from the app's own files only, no inline scripts, handlers or style
-attributes, no eval), and a test fails on any violation. Screenshots go to
-``build/screenshots/`` (:data:`SCREENSHOTS`), which CI prints.
+Every page the app serves reaches the browser under the app's own
+Content-Security-Policy (``views/security.py``: scripts and styles from the app's
+own files only, no inline scripts, handlers or style attributes, no eval; images
+and uploads to the S3 endpoint the stack names), and a test fails on any violation,
+or on a page that came without the policy. Screenshots go to ``build/screenshots/``
+(:data:`SCREENSHOTS`), which CI prints.
 """
 
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
 
 from tests.postgres import throwaway_database
 from tests.running_app import running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-#: The policy of the contract between issues 10 and 11 (docs: HELPERS' CSP contract). Every
-#: origin here is a loopback one: the app, and moto's or LocalStack's S3 endpoint.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: http://127.0.0.1:* http://localhost:*",
-        "connect-src 'self' http://127.0.0.1:* http://localhost:*",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
 #: Collects the page's CSP violations where the test can read them.
 RECORD_CSP_VIOLATIONS = """
 window.kittehCspViolations = [];
@@ -59,9 +46,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 #: --no-sandbox because CI runs as root; the --disable-* flags keep Chromium from
 #: reaching Google's services (refused here, and noise anywhere).
-#: LocalNetworkAccessChecks: a document that Playwright fulfils (to add the CSP) has no
-#: address of its own, so Chromium would treat the loopback S3 endpoint as a private
-#: network it may not reach from it. Served as it is, the app needs no such switch.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -71,7 +55,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--disable-features=LocalNetworkAccessChecks",
 ]
 INSTALL_HINT = "scripts/install-browser.sh (as root: apt-get install chromium)"
 LOCALSTACK_URL = "http://127.0.0.1:4566"
@@ -158,31 +141,37 @@ def app_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"{stack}_url"))
 
 
+#: Each context's pages that came without the app's policy (for :func:`assert_no_csp_violations`).
+_UNGUARDED: weakref.WeakKeyDictionary[BrowserContext, list[str]] = weakref.WeakKeyDictionary()
+
+
 def new_context(browser: Browser, app_url: str, **options: object) -> BrowserContext:
-    """A browser context (cookies, cache, storage) on the app, under the CSP, no violations kept.
+    """A browser context (cookies, cache, storage) on the app, its CSP violations kept.
 
     Call :func:`assert_no_csp_violations` on its pages before closing it.
     """
     options = {"viewport": {"width": 1280, "height": 1000}, **options}
     context = browser.new_context(base_url=app_url, **options)  # type: ignore[arg-type]
     context.set_default_timeout(30_000)
+    unguarded: list[str] = []
 
-    def with_policy(route: Route) -> None:
-        # Pages only; and not a form's POST, which fetching here would send a second time.
-        # (Playwright routes neither redirects' targets: those pages come without it.)
-        if route.request.resource_type != "document" or route.request.method != "GET":
-            route.fallback()
+    def note_unguarded(response: Response) -> None:
+        # The violations recorded below prove something only under the app's real policy.
+        if response.request.resource_type != "document" or not response.url.startswith(app_url):
             return
-        response = route.fetch(max_redirects=0)
-        headers = {**response.headers, "content-security-policy": CONTENT_SECURITY_POLICY}
-        route.fulfill(response=response, headers=headers)
+        policy = response.headers.get("content-security-policy", "")
+        if "script-src 'self'" not in policy:
+            unguarded.append(f"{response.status} {response.url}: {policy or 'no policy'}")
 
-    context.route(f"{app_url}/**", with_policy)
+    context.on("response", note_unguarded)
+    _UNGUARDED[context] = unguarded
     context.add_init_script(RECORD_CSP_VIOLATIONS)
     return context
 
 
 def assert_no_csp_violations(page: Page) -> None:
+    unguarded = _UNGUARDED.get(page.context, [])
+    assert unguarded == [], f"pages served without the app's Content-Security-Policy: {unguarded}"
     if page.is_closed():
         return
     violations = page.evaluate("window.kittehCspViolations || []")
