@@ -54,6 +54,8 @@ def test_the_runtime_policy_grants_what_the_code_uses(docs: str) -> None:
     role = section(docs, "### 3.4 The function's role (least privilege)")
     blocks = json_blocks(role)
     statements = {s["Sid"]: s for s in json.loads(blocks[1])["Statement"]}
+    # Deleting an image, pruning a recipe's old formats, removing a withdrawn upload.
+    assert "s3:DeleteObject" in statements["OriginalsAndVariants"]["Action"]
     # The SQS consumer deletes the messages that succeeded in a failing batch itself.
     assert {"sqs:DeleteMessage", "sqs:GetQueueUrl"} <= set(statements["ResizeQueue"]["Action"])
     # Logs: the function's own group only, made by the deployer (no CreateLogGroup guess).
@@ -65,6 +67,7 @@ def test_the_runtime_policy_grants_what_the_code_uses(docs: str) -> None:
     extra = json.loads("[" + blocks[2].strip().rstrip(",") + "]")
     assert {s["Sid"] for s in extra} == {"VariantsBucketHealthCheck", "VariantsBucket"}
     assert any(s["Resource"] == "arn:aws:s3:::VARIANTS_BUCKET/variants/*" for s in extra)
+    assert any("s3:DeleteObject" in s["Action"] for s in extra)
 
 
 def test_which_commands_need_aws_credentials_is_said(docs: str) -> None:
