@@ -127,5 +127,5 @@ def test_records_of_another_bucket_are_ignored(
 
     (processed,) = web.invoke(event)["processed"]
 
-    assert processed == {"key": key, "status": "ignored"}
+    assert processed == {"key": key, "status": "ignored", "error": "not an original"}
     assert _variant_keys(cloud, key) == []
