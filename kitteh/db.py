@@ -15,8 +15,10 @@ keeps it warm between invocations, and tests can point at a fresh database by UR
 with one named exception, :func:`commit_before_object_exists`: the row of an
 original is committed before its object can exist, because S3 may deliver the
 object's event to the resize function before the request that stored it returns,
-and the function must find the row. The core functions that call it say so; they
-are called with a request's session, never inside :func:`transaction`.
+and the function must find the row. Its undo belongs to the same exception:
+:func:`kitteh.images.withdraw_upload` deletes and commits that row again when the
+object could not be stored. The core functions that commit say so; they are called
+with a request's session, never inside :func:`transaction`.
 """
 
 from __future__ import annotations
