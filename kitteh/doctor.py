@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import make_url
 
 from kitteh import bootstrap
-from kitteh.aws import control_client, s3_client, sqs_client
+from kitteh.aws import control_client, error_code, s3_client, sqs_client
 from kitteh.config import Settings
 from kitteh.stage import (
     RESIZE_FUNCTION,
@@ -119,10 +119,6 @@ class Clients:
     lam: Any = None
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
@@ -197,7 +193,7 @@ def check_buckets(target: Target, clients: Clients) -> Check:
             clients.s3.head_bucket(Bucket=bucket)
         except ClientError as exc:
             reason = {"404": "does not exist", "403": "is not ours to read (403)"}.get(
-                _code(exc), _code(exc)
+                error_code(exc), error_code(exc)
             )
             problems.append(f"{bucket} {reason}")
     if problems:
@@ -211,7 +207,7 @@ def check_private(target: Target, clients: Clients) -> Check:
     try:
         block = clients.s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     except ClientError as exc:
-        if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
+        if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
             raise
         block = {}
     off = [name for name in bootstrap.PUBLIC_ACCESS_BLOCK if not block.get(name)]
@@ -238,7 +234,7 @@ def check_cors(target: Target, clients: Clients) -> Check:
     try:
         rules = clients.s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
     except ClientError as exc:
-        if _code(exc) != "NoSuchCORSConfiguration":
+        if error_code(exc) != "NoSuchCORSConfiguration":
             raise
         rules = []
     refused = [
@@ -482,7 +478,7 @@ def diagnose(target: Target, clients: Clients) -> Report:
             outcome = check(target, clients)
             report.checks.extend([outcome] if isinstance(outcome, Check) else list(outcome))
         except ClientError as exc:
-            if _code(exc) == "NoSuchBucket":
+            if error_code(exc) == "NoSuchBucket":
                 report.checks.append(Check(name, None, "its bucket does not exist (see buckets)"))
             else:
                 report.checks.append(

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from kitteh.aws import error_code
 from kitteh.config import Settings
 
 SETTINGS_FILE = Path(__file__).resolve().parent.parent / "zappa_settings.json"
@@ -160,8 +161,7 @@ def read_remote_env(s3: Any, stage: Stage) -> dict[str, str]:
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        raise LookupError(f"cannot read s3://{bucket}/{key}: {code or exc}") from exc
+        raise LookupError(f"cannot read s3://{bucket}/{key}: {error_code(exc) or exc}") from exc
     except BotoCoreError as exc:
         raise LookupError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
     try:

@@ -50,7 +50,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kitteh import wiring
-from kitteh.aws import control_client, s3_client, sqs_client
+from kitteh.aws import control_client, error_code, s3_client, sqs_client
 from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
 from kitteh.stage import (
@@ -182,7 +182,7 @@ def function_exists(ctx: Context) -> bool:
     try:
         ctx.client("lambda").get_function(FunctionName=ctx.stage.function_name)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return False
         raise
     return True
