@@ -14,13 +14,13 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import unquote_plus
 
 import boto3
 from botocore.config import Config
 
 from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
+from kitteh.events import S3Event
 from tests.package.zappa_config import remote_env_location
 
 LOCALSTACK = "http://127.0.0.1:4566"
@@ -86,8 +86,7 @@ class Cloud:
                 self.sqs.delete_message(
                     QueueUrl=self.queue_urls[0], ReceiptHandle=message["ReceiptHandle"]
                 )
-                records = json.loads(message["Body"]).get("Records", [])
-                if any(unquote_plus(r["s3"]["object"]["key"]) == key for r in records):
+                if key in S3Event.from_json(message["Body"]).keys:
                     return dict(message)
         raise AssertionError(f"no S3 event for {key!r} reached the queue in {timeout} s")
 
