@@ -43,8 +43,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +65,7 @@ from localcloud.harness import (
 )
 from localcloud.postgres import throwaway_database
 from localcloud.relay import DEFAULT_CONCURRENCY
-from localcloud.run import free_port
+from localcloud.run import serve_quietly
 from models import Image, ImageStatus
 
 PHOTOS_DIR = ROOT.parent / "shared" / "photos"
@@ -164,7 +162,10 @@ def _phase(phase: str, inputs: list[tuple[str, bytes]], database_url: str) -> di
             "LOG_LEVEL": "ERROR",
         }
         with environment(env):
-            with PrivateStack.running() as stack, _serving() as base_url:
+            from app import create_app  # here: the module builds an app from the environment
+
+            app = create_app()
+            with PrivateStack.running() as stack, serve_quietly(app, "load-app") as base_url:
                 stack.set_visibility_timeout(VISIBILITY_TIMEOUT_S)
                 with _ReadyWatch(database_url) as watch:
                     started = time.perf_counter()
@@ -188,28 +189,6 @@ def _phase(phase: str, inputs: list[tuple[str, bytes]], database_url: str) -> di
                 ]
             get_engine(database_url).dispose()
     return _account(uploads, rows, objects, seen, started, answered, settled_at)
-
-
-@contextmanager
-def _serving() -> Iterator[str]:
-    """The app on Werkzeug's threaded server, in a thread; its base URL."""
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    from app import create_app
-
-    class Quiet(WSGIRequestHandler):
-        def log_request(self, *args: object, **kwargs: object) -> None:
-            pass  # 600 request lines would bury the bench's own output
-
-    port = free_port()
-    server = make_server("127.0.0.1", port, create_app(), threaded=True, request_handler=Quiet)
-    thread = threading.Thread(target=server.serve_forever, name="load-app", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def _upload_all(

@@ -28,13 +28,17 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kitteh.logs import configure_logging
 from localcloud.harness import LOCALSTACK_URL, localstack_problem
 from localcloud.postgres import ensure_database
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger(__name__)
 
@@ -57,25 +61,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_embedded(cleanup: ExitStack) -> dict[str, str]:
-    """Start moto's server on a loopback port; return the environment that points at it."""
-    from moto.server import DomainDispatcherApplication, create_backend_app
+@contextmanager
+def serve_quietly(app: WSGIApplication, name: str) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a thread, logging no request lines; its URL.
+
+    For servers whose requests would drown the output that matters: moto's S3 and SQS
+    under ``make run``, the app under the load bench's hundreds of uploads.
+    """
     from werkzeug.serving import WSGIRequestHandler, make_server
 
     class QuietRequestHandler(WSGIRequestHandler):
         def log_request(self, *args: object, **kwargs: object) -> None:
-            pass  # the app's own requests are logged; S3's and SQS's would drown them
+            pass
 
     port = free_port()
-    server = make_server(
-        "127.0.0.1",
-        port,
-        DomainDispatcherApplication(create_backend_app),
-        threaded=True,
-        request_handler=QuietRequestHandler,
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def start_embedded(cleanup: ExitStack) -> dict[str, str]:
+    """Start moto's server on a loopback port; return the environment that points at it."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    endpoint = cleanup.enter_context(
+        serve_quietly(DomainDispatcherApplication(create_backend_app), "moto")
     )
-    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
-    cleanup.callback(server.shutdown)
     # moto forgets every object when it stops, so the records go with it: a
     # database of this process's own, removed on exit (two stacks may run at once).
     database = ROOT / "instance" / f"embedded-{os.getpid()}.db"
@@ -84,7 +100,6 @@ def start_embedded(cleanup: ExitStack) -> dict[str, str]:
     cleanup.callback(database.unlink, missing_ok=True)
     # kitteh.migrate serialises SQLite migrations with a lock file beside the database.
     cleanup.callback(Path(f"{database}.migrate-lock").unlink, missing_ok=True)
-    endpoint = f"http://127.0.0.1:{port}"
     log.info("embedded S3 + SQS (moto) at %s; SQLite at %s", endpoint, database)
     return {"AWS_ENDPOINT_URL": endpoint, "DATABASE_URL": f"sqlite:///{database}"}
 
