@@ -139,6 +139,8 @@ def check_settings(target: Target, clients: Clients) -> Check:
 def _schema(database_url: str) -> tuple[str | None, str | None]:
     # Alembic only here, as in kitteh.health; a short connect timeout, since an
     # unreachable server (a VPC-only RDS seen from a laptop) would hang otherwise.
+    # Not kitteh.migrate.schema_status: the app's engine would create a missing SQLite
+    # file (and its folder), and a check must change nothing.
     from kitteh.migrate import current_revision, head_revision
 
     url = make_url(database_url)
