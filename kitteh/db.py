@@ -23,8 +23,10 @@ with a request's session, never inside :func:`transaction`.
 
 from __future__ import annotations
 
+import atexit
+import threading
+from collections import OrderedDict
 from contextlib import AbstractContextManager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +89,15 @@ def create_bounded_engine(database_url: str, **options: Any) -> Engine:
     return engine
 
 
-@lru_cache(maxsize=8)
-def get_engine(database_url: str) -> Engine:
-    """Return this process's engine for ``database_url``."""
+#: Engines kept per process, most recently used first. A Lambda container uses one URL;
+#: the tests use many, and an engine pushed out is disposed (its pooled connections
+#: closed), never left to the garbage collector with them open.
+ENGINES_KEPT = 8
+_engines: OrderedDict[str, sessionmaker[Session]] = OrderedDict()
+_engines_lock = threading.Lock()
+
+
+def _new_engine(database_url: str) -> Engine:
     if make_url(database_url).get_backend_name() == "sqlite":
         return create_bounded_engine(database_url)
     # pre_ping: a Lambda container may sleep for minutes between invocations, long
@@ -103,9 +111,31 @@ def get_engine(database_url: str) -> Engine:
     )
 
 
-@lru_cache(maxsize=8)
 def get_sessionmaker(database_url: str) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(database_url), expire_on_commit=False)
+    """Return this process's sessionmaker for ``database_url``, bound to its one engine."""
+    with _engines_lock:
+        sessions = _engines.pop(database_url, None)
+        if sessions is None:
+            sessions = sessionmaker(_new_engine(database_url), expire_on_commit=False)
+        _engines[database_url] = sessions
+        while len(_engines) > ENGINES_KEPT:
+            _, evicted = _engines.popitem(last=False)
+            evicted.kw["bind"].dispose()
+    return sessions
+
+
+@atexit.register
+def dispose_engines() -> None:
+    """Close every kept engine's pooled connections (at exit, before the collector would)."""
+    with _engines_lock:
+        while _engines:
+            _engines.popitem()[1].kw["bind"].dispose()
+
+
+def get_engine(database_url: str) -> Engine:
+    """Return this process's engine for ``database_url``."""
+    engine: Engine = get_sessionmaker(database_url).kw["bind"]
+    return engine
 
 
 def transaction(database_url: str) -> AbstractContextManager[Session]:
