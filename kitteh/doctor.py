@@ -62,6 +62,7 @@ class Fixes:
     secrets: str
     converge: str
     migrate: str
+    deploy: str = "make deploy STAGE=<stage>"
 
 
 @dataclass
@@ -76,6 +77,8 @@ class Target:
     fixes: Fixes
     #: The deployed function (None for a local stack, whose relay plays Lambda).
     function_name: str | None = None
+    #: The Lambda runtime the function must run: the stage's, which the tests run on.
+    runtime: str | None = None
     #: True when S3 notifies a queue that the resize function reads.
     uses_queue: bool = True
     #: The function's timeout, which the queue's visibility must outlast.
@@ -391,6 +394,31 @@ def check_queue(target: Target, clients: Clients) -> Check:
     )
 
 
+def check_runtime(target: Target, clients: Clients) -> Check:
+    if target.function_name is None or target.runtime is None:
+        return Check("runtime", None, "no function: the local relay runs this Python")
+    try:
+        running = clients.lam.get_function_configuration(FunctionName=target.function_name)
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        return Check(
+            "runtime",
+            False,
+            f"the function {target.function_name} does not exist",
+            target.fixes.deploy,
+        )
+    if running.get("Runtime") != target.runtime:
+        return Check(
+            "runtime",
+            False,
+            f"{target.function_name} runs {running.get('Runtime')}; the code is built and "
+            f"tested for {target.runtime}",
+            target.fixes.deploy,
+        )
+    return Check("runtime", True, f"{target.function_name} runs {target.runtime}")
+
+
 def check_mapping(target: Target, clients: Clients) -> Check:
     if not target.uses_queue:
         return Check("mapping", None, "S3 invokes the function directly; no mapping")
@@ -468,6 +496,7 @@ CHECKS: tuple[tuple[str, CheckFunction], ...] = (
     ("notification", check_notification),
     ("queue", check_queue),
     ("mapping", check_mapping),
+    ("runtime", check_runtime),
     ("variants", check_variants),
 )
 
@@ -510,6 +539,7 @@ def stage_fixes(stage: Stage) -> Fixes:
         ),
         converge=f"make wire STAGE={stage.name}",
         migrate=f"make migrate STAGE={stage.name}",
+        deploy=f"make deploy STAGE={stage.name}",
     )
 
 
@@ -550,6 +580,7 @@ def stage_target(
         app_origins=app_origins,
         fixes=stage_fixes(stage),
         function_name=stage.function_name,
+        runtime=stage.runtime,
         uses_queue=stage.queue_arn is not None,
         function_timeout=function_timeout,
         settings_error=error,

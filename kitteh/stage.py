@@ -80,6 +80,11 @@ class Stage:
         return {str(k): str(v) for k, v in self.config.get("aws_environment_variables", {}).items()}
 
     @property
+    def runtime(self) -> str:
+        """The Lambda runtime the stage names ("python3.13"): the Python the tests run on."""
+        return str(self.config["runtime"])
+
+    @property
     def timeout_seconds(self) -> int:
         return int(self.config.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
 

@@ -118,7 +118,11 @@ def stack(request: pytest.FixtureRequest, mocked_aws: None, tmp_path: Path) -> S
 
 
 #: The checks that do not apply, per stack.
-NOT_APPLICABLE = {"local": {"mapping"}, "dev": {"queue", "mapping"}, "production": set()}
+NOT_APPLICABLE = {
+    "local": {"mapping", "runtime"},
+    "dev": {"queue", "mapping"},
+    "production": set(),
+}
 
 
 def test_a_healthy_stack_passes_every_check(stack: Stack) -> None:
@@ -135,6 +139,7 @@ def test_a_healthy_stack_passes_every_check(stack: Stack) -> None:
         "notification",
         "queue",
         "mapping",
+        "runtime",
         "variants",
     ]
     assert {name for name, ok in outcomes.items() if ok is None} == NOT_APPLICABLE[stack.mode]
@@ -213,6 +218,13 @@ def _batch_failures_off(stack: Stack) -> None:
     lam.update_event_source_mapping(UUID=mapping["UUID"], FunctionResponseTypes=[])
 
 
+def _function_on_the_old_runtime(stack: Stack) -> None:
+    assert stack.stage is not None
+    stack.clients.lam.update_function_configuration(
+        FunctionName=stack.stage.function_name, Runtime="python3.11"
+    )
+
+
 def _variants_trigger_a_queue(stack: Stack) -> None:
     s3, sqs, settings = stack.clients.s3, stack.clients.sqs, stack.settings
     url = sqs.create_queue(QueueName="audit")["QueueUrl"]
@@ -244,6 +256,7 @@ BREAKERS: dict[str, tuple[Breaker, str, str]] = {
     "notification": (_notification_removed, "make bootstrap", "make wire STAGE="),
     "queue": (_queue_visibility_too_short, "make bootstrap", "make wire STAGE="),
     "mapping": (_batch_failures_off, "make bootstrap", "make wire STAGE="),
+    "runtime": (_function_on_the_old_runtime, "", "make deploy STAGE="),
     "variants": (_variants_trigger_a_queue, "then make bootstrap", "then make wire STAGE="),
 }
 
@@ -307,3 +320,21 @@ def test_stage_secrets_that_cannot_be_read_fail_the_settings_check(mocked_aws: N
     )
     assert "aws s3 cp .deploy/kitteh-dev.json" in (settings.fix or "")
     assert not report.ok
+
+
+@pytest.mark.parametrize("stack", ["dev"], indirect=True)
+def test_the_runtime_check_names_the_running_and_the_tested_runtime(stack: Stack) -> None:
+    _function_on_the_old_runtime(stack)
+    check = doctor.check_runtime(stack.rebuild(), stack.clients)
+    assert (check.ok, check.message) == (
+        False,
+        "kitteh-dev runs python3.11; the code is built and tested for python3.13",
+    )
+
+    stack.clients.lam.delete_function(FunctionName="kitteh-dev")
+    check = doctor.check_runtime(stack.rebuild(), stack.clients)
+    assert (check.ok, check.message, check.fix) == (
+        False,
+        "the function kitteh-dev does not exist",
+        "make deploy STAGE=dev",
+    )

@@ -147,4 +147,4 @@ def test_the_command_passes_then_names_three_problems_and_their_fixes(
     assert f"refuses browser uploads (POST) from {ORIGIN}" in out
     assert f"fix: KITTEH_CORS_ORIGINS={ORIGIN} make bootstrap" in out
     assert "FAIL notification no object-created notification" in out
-    assert out.rstrip().endswith("3 of 10 checks failed: schema, cors, notification")
+    assert out.rstrip().endswith("3 of 11 checks failed: schema, cors, notification")
