@@ -1,5 +1,6 @@
 # Kitteh's tasks. `make run` and `make test` are the two a newcomer needs.
-PYTHON ?= python3
+# The venv runs the CPython that zappa_settings.json's runtime names (scripts/find-python.sh
+# finds it on PATH or in pyenv; PYTHON=/path/to/python3.13 picks one).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
@@ -8,16 +9,30 @@ STAGE ?=
 DEPLOY := $(PY) -m scripts.deploy
 NEED_STAGE = @test -n "$(STAGE)" || { echo "usage: make $@ STAGE=dev (a stage of zappa_settings.json)"; exit 2; }
 
-.PHONY: run test lint format migrate bootstrap reconcile relay package bench doctor deploy wire logs undeploy localstack-start localstack-stop clean
+.PHONY: run test lint lock format migrate bootstrap reconcile relay package bench doctor deploy wire logs undeploy localstack-start localstack-stop clean
 
-$(VENV)/.installed-local: requirements.txt requirements-local.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-local.txt
+$(VENV)/.installed-local: requirements-local.txt zappa_settings.json
+	scripts/venv.sh $(VENV) requirements-local.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed-local requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	scripts/venv.sh $(VENV) requirements-dev.txt
 	touch $@
+
+# Every lock is compiled by uv with hashes at the versions of the one below it: requirements.txt
+# (what ships, for Lambda's Amazon Linux 2023 on x86_64) <- requirements-zappa.txt (the package
+# venv) and requirements-local.txt (make run) <- requirements-dev.txt (make test) <- the bench's.
+# Without UPGRADE a lock keeps its pins and only follows changed .in files.
+LOCK = $(VENV)/bin/uv pip compile --no-config --quiet --generate-hashes --no-strip-extras \
+	--python-version $(shell scripts/find-python.sh --runtime) $(if $(UPGRADE),--upgrade)
+LAMBDA_PLATFORM = --python-platform x86_64-manylinux_2_34
+
+lock: $(VENV)/.installed-dev ## recompile every requirements*.in into its hashed lock (UPGRADE=1: newest releases)
+	$(LOCK) $(LAMBDA_PLATFORM) -o requirements.txt requirements.in
+	$(LOCK) $(LAMBDA_PLATFORM) -o requirements-zappa.txt requirements-zappa.in
+	$(LOCK) --universal -o requirements-local.txt requirements-local.in
+	$(LOCK) --universal -o requirements-dev.txt requirements-dev.in
+	$(LOCK) --universal -o bench/requirements.txt bench/requirements.in
 
 run: $(VENV)/.installed-local ## serve the app on the embedded default (KITTEH_STACK=localstack for LocalStack + PostgreSQL)
 	$(PY) -m localcloud.run

@@ -25,4 +25,4 @@ if ! real_imagemagick; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends imagemagick
 fi
 
-"$venv/bin/python" -m pip install -q -r "$here/requirements.txt"
+"$venv/bin/python" -m pip install -q --require-hashes -r "$here/requirements.txt"

@@ -4,10 +4,11 @@
 #   scripts/package.sh [STAGE] [OUTPUT]        (default: dev build/dev.zip)
 #
 # Zappa zips the *active virtualenv* plus the working tree, so the package is
-# built from a venv of its own (build/venv) that holds requirements.txt and
-# zappa==$ZAPPA_VERSION and nothing else: test tools in the project's .venv can
-# never leak into the zip. The venv is rebuilt when the requirements, the Zappa
-# pin, the interpreter or the target platform change. It must sit in a folder
+# built from a venv of its own (build/venv) that holds the run-time lock
+# (requirements.txt) and Zappa's (requirements-zappa.txt) and nothing else, each
+# installed with its hashes checked: test tools in the project's .venv can never
+# leak into the zip, and two builds of one commit ship the same code. The venv is
+# rebuilt when a lock, the interpreter or the target platform changes. It must sit in a folder
 # named "venv" (or a hidden one): Zappa 0.63.0 walks the project tree for
 # `zappa.websocket` imports, skipping only such folders, and would otherwise find
 # its own handler.py in the venv and deploy a WebSocket API nobody asked for.
@@ -20,14 +21,14 @@
 # zappa_settings.json (use_precompiled_packages: false): the wheels are right already.
 #
 # Env: KITTEH_PACKAGE_VENV    venv to build from (default build/venv)
-#      KITTEH_REQUIREMENTS    requirements file to package (default requirements.txt)
-#      KITTEH_PACKAGE_PYTHON  interpreter for the venv (default python<runtime version>)
+#      KITTEH_REQUIREMENTS    lock file to package (default requirements.txt; hashed)
+#      KITTEH_PACKAGE_PYTHON  interpreter for the venv (default: scripts/find-python.sh)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-ZAPPA_VERSION="0.63.0"
+ZAPPA_LOCK="requirements-zappa.txt"
 STAGE="${1:-dev}"
 OUTPUT="${2:-build/$STAGE.zip}"
 VENV="${KITTEH_PACKAGE_VENV:-$ROOT/build/venv}"
@@ -36,7 +37,7 @@ started_at=$SECONDS
 
 die() { echo "package.sh: $*" >&2; exit 1; }
 
-# The stage's runtime ("python3.11"), following "extends" like Zappa does.
+# The stage's runtime ("python3.13"), following "extends" like Zappa does.
 runtime="$(python3 - "$STAGE" <<'PY'
 import json, sys
 settings = json.load(open("zappa_settings.json"))
@@ -53,8 +54,8 @@ else:
     sys.exit(f"stage {sys.argv[1]!r} names no runtime")
 PY
 )" || die "cannot read the runtime of stage '$STAGE'"
-py_version="${runtime#python}"                   # 3.11
-py_tag="cp${py_version/./}"                      # cp311
+py_version="${runtime#python}"                   # 3.13
+py_tag="cp${py_version/./}"                      # cp313
 case "$py_version" in
     3.9 | 3.10 | 3.11) glibc="2_26" ;;           # Amazon Linux 2
     *) glibc="2_34" ;;                           # Amazon Linux 2023
@@ -68,7 +69,7 @@ for ((minor = ${glibc#2_}; minor >= 5; minor--)); do
 done
 platform_args+=(--platform manylinux2014_x86_64 --platform manylinux2010_x86_64
     --platform manylinux1_x86_64)
-PYTHON="${KITTEH_PACKAGE_PYTHON:-python$py_version}"
+PYTHON="${KITTEH_PACKAGE_PYTHON:-$("$ROOT/scripts/find-python.sh")}" || exit 1
 
 "$PYTHON" - "$py_version" <<'PY' || die "$PYTHON must be CPython $py_version on Linux x86_64 (runtime $runtime)"
 import platform, sys
@@ -83,10 +84,10 @@ sys.exit(0 if ok else 1)
 PY
 
 interpreter="$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
-stamp="$(sha256sum <"$REQUIREMENTS" | cut -c1-16)-zappa$ZAPPA_VERSION-$platform-$interpreter"
+stamp="$(cat "$REQUIREMENTS" "$ZAPPA_LOCK" | sha256sum | cut -c1-16)-$platform-$interpreter"
 site="$VENV/lib/python$py_version/site-packages"
 if [[ "$(cat "$VENV/.kitteh-package-stamp" 2>/dev/null)" != "$stamp" ]]; then
-    echo "Building $VENV ($REQUIREMENTS + zappa==$ZAPPA_VERSION, wheels for $platform) ..."
+    echo "Building $VENV ($REQUIREMENTS + $ZAPPA_LOCK, wheels for $platform) ..."
     rm -rf "$VENV"
     "$PYTHON" -m venv "$VENV"
     pip=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
@@ -94,15 +95,16 @@ if [[ "$(cat "$VENV/.kitteh-package-stamp" 2>/dev/null)" != "$stamp" ]]; then
     # venv's site-packages (pip allows --platform only together with --target).
     if ! "${pip[@]}" install --only-binary=:all: "${platform_args[@]}" \
         --implementation cp --python-version "$py_version" --abi "$py_tag" \
-        --target "$site" -r "$REQUIREMENTS"; then
+        --require-hashes --target "$site" -r "$REQUIREMENTS"; then
         rm -rf "$VENV"
         die "a pin in $REQUIREMENTS has no wheel for Lambda $runtime ($platform, i.e." \
             "glibc ${glibc/_/.}); pin a version that has one (see docs/deploy.md, 'Wheels')"
     fi
     # Zappa itself, for this machine: its build-time dependencies are excluded from
     # the zip by zappa_settings.json (only zappa, werkzeug and durationpy are needed
-    # by its handler at run time).
-    "${pip[@]}" install "zappa==$ZAPPA_VERSION"
+    # by its handler at run time). Its lock holds the run-time lock's versions, so
+    # what is already in site-packages stays as it is.
+    "${pip[@]}" install --require-hashes -r "$ZAPPA_LOCK"
     "${pip[@]}" check
     echo "$stamp" >"$VENV/.kitteh-package-stamp"
 fi
@@ -116,7 +118,7 @@ rm -f "$partial"
 # botocore from searching for real ones.
 env -i \
     HOME="$HOME" PATH="$VENV/bin:/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 \
-    TMPDIR="${TMPDIR:-/tmp}" VIRTUAL_ENV="$VENV" SETUPTOOLS_USE_DISTUTILS=stdlib \
+    TMPDIR="${TMPDIR:-/tmp}" VIRTUAL_ENV="$VENV" \
     AWS_ACCESS_KEY_ID=packaging-only AWS_SECRET_ACCESS_KEY=packaging-only \
     AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
     "$VENV/bin/zappa" package "$STAGE" --output "$partial" --disable_progress --json
