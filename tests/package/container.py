@@ -72,6 +72,11 @@ class LambdaContainer:
         origins: dict[str, str | None] = self._request({"origins": list(names)})["result"]
         return origins
 
+    def decoder_versions(self) -> dict[str, str]:
+        """The container's Python, Pillow, libheif and libde265 versions (and Pillow's codecs)."""
+        versions: dict[str, str] = self._request({"decoders": True})["result"]
+        return versions
+
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text()

@@ -56,11 +56,31 @@ def _origins(names: list[str]) -> dict[str, str | None]:
     return found
 
 
+def _decoders() -> dict[str, str]:
+    """The interpreter's version and those of the image decoders the package loads."""
+    import pi_heif
+    from PIL import __version__ as pillow
+    from PIL import features
+
+    libheif = pi_heif.libheif_info()
+    # "libde265 HEVC decoder, version 1.1.0"
+    libde265 = libheif["decoders"]["libde265"].rsplit("version", 1)[-1].strip()
+    return {
+        "python": sys.version.split()[0],
+        "pillow": pillow,
+        "libheif": libheif["libheif"],
+        "libde265": libde265,
+        **{name: str(features.version(name)) for name in ("jpg", "webp", "avif", "zlib")},
+    }
+
+
 def _serve(request: dict[str, Any], handler: Any) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         if "origins" in request:
             result: Any = _origins(request["origins"])
+        elif "decoders" in request:
+            result = _decoders()
         else:
             context = LambdaContext(
                 function_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "kitteh-dev"),

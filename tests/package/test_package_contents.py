@@ -8,25 +8,33 @@ import io
 import os
 import re
 import zipfile
-from importlib.metadata import distributions
 from pathlib import Path
 from typing import Any
 
 import pytest
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
-from tests.package.build import PACKAGE_VENV
+from tests.locks import LOCKS, pins
 from tests.package.cloud import LOCALSTACK_KEYS
 from tests.package.container import LambdaContainer
-from tests.package.zappa_config import ROOT, RUNTIME_PROVIDED, ZAPPA_RUNTIME
+from tests.package.zappa_config import (
+    ROOT,
+    RUNTIME_PROVIDED,
+    ZAPPA_RUNTIME,
+    python_tag,
+    runtime,
+)
 
 pytestmark = pytest.mark.package
 
 MAX_ZIPPED_BYTES = 25 * 2**20
-#: Amazon Linux 2, under Lambda's python3.11: glibc 2.26, libstdc++ of GCC 7.
-MAX_GLIBC = (2, 26)
-MAX_GLIBCXX = (3, 4, 24)
+#: Amazon Linux 2023, under Lambda's python3.12 and later: glibc 2.34, libstdc++ of GCC 11.
+MAX_GLIBC = (2, 34)
+MAX_GLIBCXX = (3, 4, 29)
+#: The decoders that read hostile files, at the releases that fix the advisories known to
+#: reach them (requirements.in): a later pin may not slide back below these.
+MIN_DECODERS = {"pillow": "13.0", "libheif": "1.23.0", "libde265": "1.1.0"}
 NEVER_SHIPPED = (
     "tests/",
     "bench/",
@@ -47,49 +55,35 @@ def _names(package_zip: Path) -> list[str]:
         return archive.namelist()
 
 
-def _shipped_distributions(package_zip: Path) -> set[str]:
+def _shipped_versions(package_zip: Path) -> dict[str, str]:
+    """Each distribution in the zip and its version, from its ``name-version.dist-info``."""
     tops = {name.split("/", 1)[0] for name in _names(package_zip)}
-    return {
-        canonicalize_name(top.removesuffix(".dist-info").rsplit("-", 1)[0])
-        for top in tops
-        if top.endswith(".dist-info")
-    }
+    infos = (top.removesuffix(".dist-info") for top in tops if top.endswith(".dist-info"))
+    return {canonicalize_name(name): version for name, version in (i.rsplit("-", 1) for i in infos)}
 
 
-def _requirement_closure() -> set[str]:
-    """Everything requirements.txt installs on Linux/CPython 3.11, extras included."""
-    site = next(PACKAGE_VENV.glob("lib/python3.*/site-packages"))
-    installed = {canonicalize_name(d.metadata["Name"]): d for d in distributions(path=[str(site)])}
-    requirements = ROOT / os.environ.get("KITTEH_REQUIREMENTS", "requirements.txt")
-    todo = [
-        Requirement(line)
-        for line in requirements.read_text().splitlines()
-        if line.strip() and not line.lstrip().startswith(("#", "-"))
-    ]
-    seen: set[str] = set()
-    while todo:
-        requirement = todo.pop()
-        name = canonicalize_name(requirement.name)
-        if name in seen and not requirement.extras:
-            continue
-        seen.add(name)
-        for raw in installed[name].requires or []:
-            dependency = Requirement(raw)
-            extras = requirement.extras or {""}
-            if dependency.marker is None or any(
-                dependency.marker.evaluate({"extra": extra}) for extra in extras
-            ):
-                todo.append(dependency)
-    return seen
+def _shipped_distributions(package_zip: Path) -> set[str]:
+    return set(_shipped_versions(package_zip))
 
 
 def test_package_is_under_25_mb(package_zip: Path) -> None:
     assert package_zip.stat().st_size < MAX_ZIPPED_BYTES
 
 
-def test_package_holds_the_requirements_less_what_lambda_has(package_zip: Path) -> None:
-    expected = (_requirement_closure() - set(RUNTIME_PROVIDED)) | ZAPPA_RUNTIME
+def test_package_holds_the_run_time_lock_less_what_lambda_has(package_zip: Path) -> None:
+    # The lock is the whole closure (transitive packages included): the zip holds exactly it,
+    # less the runtime's boto3, plus Zappa's handler.
+    lock = ROOT / os.environ.get("KITTEH_REQUIREMENTS", "requirements.txt")
+    expected = (set(pins(lock)) - set(RUNTIME_PROVIDED)) | ZAPPA_RUNTIME
     assert _shipped_distributions(package_zip) == expected
+
+
+def test_every_distribution_in_the_zip_is_the_locked_release(package_zip: Path) -> None:
+    locked = {**pins(LOCKS["zappa"]), **pins(LOCKS["runtime"])}
+    shipped = _shipped_versions(package_zip)
+    assert {name: (version, locked.get(name)) for name, version in shipped.items()} == {
+        name: (version, version) for name, version in shipped.items()
+    }
 
 
 def test_no_tests_tools_caches_or_secrets(package_zip: Path) -> None:
@@ -142,7 +136,7 @@ def _max_version(data: bytes, symbol: bytes) -> tuple[int, ...]:
     return max((tuple(int(part) for part in v.split(b".")) for v in found), default=())
 
 
-def test_native_code_runs_on_amazon_linux_2(task_root: Path) -> None:
+def test_native_code_runs_on_amazon_linux_2023(task_root: Path) -> None:
     # Each ELF file names the symbol versions it needs; the newest must exist there.
     too_new = {}
     for path in task_root.rglob("*"):
@@ -154,16 +148,19 @@ def test_native_code_runs_on_amazon_linux_2(task_root: Path) -> None:
     assert too_new == {}
 
 
-def test_wheels_are_for_lambda_python311_x86_64(task_root: Path) -> None:
-    compatible = re.compile(r"(py3|cp311)-(none|cp311|abi3)-(any|manylinux(2014|_2_(\d+))_x86_64)$")
+def test_wheels_are_for_the_lambda_runtime_on_x86_64(task_root: Path) -> None:
+    tag = python_tag()
+    compatible = re.compile(
+        rf"(py3-none|{tag}-{tag}|cp3\d+-abi3)-(any|manylinux(2014|_2_(\d+))_x86_64)$"
+    )
     for wheel in task_root.glob("*.dist-info/WHEEL"):
         tags = [
             line.split(":", 1)[1].strip()
             for line in wheel.read_text().splitlines()
             if line.startswith("Tag:")
         ]
-        matches = [compatible.match(tag) for tag in tags]
-        assert any(m and (not m.group(5) or int(m.group(5)) <= MAX_GLIBC[1]) for m in matches), (
+        matches = [compatible.match(wheel_tag) for wheel_tag in tags]
+        assert any(m and (not m.group(4) or int(m.group(4)) <= MAX_GLIBC[1]) for m in matches), (
             wheel.parent.name,
             tags,
         )
@@ -220,15 +217,34 @@ def test_libraries_import_from_the_package_not_this_machine(
         assert Path(origin).is_relative_to(expected), (module, origin)
 
 
+def test_the_decoders_are_the_fixed_releases_under_the_runtime(
+    task_root: Path, runtime_dir: Path, tmp_path: Path
+) -> None:
+    # GIVEN the unzipped package, run by its own handler under the runtime's Python
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **LOCALSTACK_KEYS}
+    with LambdaContainer(task_root, runtime_dir, env, tmp_path / "log") as container:
+        versions = container.decoder_versions()
+
+    # THEN it is that Python, and every decoder of hostile files is at least the fixed release
+    assert f"python{versions['python'].rsplit('.', 1)[0]}" == runtime()
+    too_old = {
+        name: versions[name]
+        for name, floor in MIN_DECODERS.items()
+        if Version(versions[name]) < Version(floor)
+    }
+    assert too_old == {}, versions
+
+
 def test_bytecode_is_shipped_compiled_for_lambda(package_zip: Path) -> None:
     # Every module has its .pyc (a read-only /var/task cannot cache them), and each
     # is unchecked-hash: valid whatever the times the files get when unzipped, and
     # never a developer's timestamp-based leftover.
+    tag = python_tag().removeprefix("cp")
     with zipfile.ZipFile(package_zip) as archive:
         names = set(archive.namelist())
         for module in ("app.py", "kitteh/imaging.py", "handlers/resize.py", "PIL/Image.py"):
             folder, _, stem = module.rpartition("/")
-            pyc = f"{folder + '/' if folder else ''}__pycache__/{stem[:-3]}.cpython-311.pyc"
+            pyc = f"{folder + '/' if folder else ''}__pycache__/{stem[:-3]}.cpython-{tag}.pyc"
             assert pyc in names, pyc
             flags = int.from_bytes(archive.read(pyc)[4:8], "little")
             assert flags == 0b01, f"{pyc} is not an unchecked-hash .pyc"
