@@ -4,8 +4,8 @@ A Lambda cold start pays for every import at module level, so the resize handler
 not pull in what it does not use. The import is timed as a fresh interpreter sees it,
 with one ``-X importtime`` profile so that a miss names the slow imports. pyenv's
 CPython is a plain build (Debian's and Lambda's are optimised), so the imports are also
-timed under the distribution's CPython 3.11 with the same packages: only the
-interpreter differs, which tells its share from the code's.
+timed under the distribution's CPython of the same version, where there is one, with the
+same packages: only the interpreter differs, which tells its share from the code's.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from bench.report import check, num, table
 MODULES = ("handlers.resize", "app")
 RUNS = 9
 PACKAGE = ROOT / "build" / "dev.zip"
-SYSTEM_PYTHON = Path("/usr/bin/python3.11")
+#: The distribution's build of this Python version (Debian 12 has 3.11 only: then none).
+SYSTEM_PYTHON = Path("/usr/bin/python{}.{}".format(*sys.version_info[:2]))
 HANDLER_IMPORT_MS = 300.0  # target
 PACKAGE_MB = 25.0  # target
 
@@ -120,7 +121,7 @@ def render(results: dict[str, Any]) -> list[str]:
         lines += [
             "The project's interpreter is a plain build, configured without "
             "`--enable-optimizations` (pyenv's default); the system columns are the same "
-            f"imports, same packages, under the distribution's CPython 3.11 (`{SYSTEM_PYTHON}`).",
+            f"imports, same packages, under the distribution's build (`{SYSTEM_PYTHON}`).",
             "",
         ]
     return lines + [f"Package `{pkg['path']}`: {size}", ""] + _import_miss_note(cold)
@@ -141,7 +142,7 @@ def _import_miss_note(cold: dict[str, Any]) -> list[str]:
         interpreter = ""
     else:
         interpreter = (
-            " Part of it is the interpreter build: under the distribution's CPython 3.11 "
+            " Part of it is the interpreter build: under the distribution's build "
             f"the same import takes {system['median_ms']:.0f} ms."
         )
     return [

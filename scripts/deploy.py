@@ -154,7 +154,7 @@ def package(ctx: Context, zip_path: Path | None) -> Path:
     if built.returncode != 0:
         raise StepFailed(
             "scripts/package.sh failed (see above)",
-            "build on Linux x86_64 with python3.11 (docs/deploy.md, section 1)",
+            f"build on Linux x86_64 with {ctx.stage.runtime} (docs/deploy.md, section 1)",
         )
     return output
 

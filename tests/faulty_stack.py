@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -29,8 +29,6 @@ from localcloud.runtime import LambdaContext
 from models import Image
 from tests.lambda_events import make_s3_event
 
-T = TypeVar("T")
-
 #: Every page and API call must answer within this, whatever a dependency does.
 ANSWER_WITHIN_SECONDS = 10.0
 
@@ -44,7 +42,7 @@ class Timed:
     error: BaseException | None = None
 
 
-def timed(call: Callable[[], T], *, give_up_after: float = ANSWER_WITHIN_SECONDS + 5) -> Timed:
+def timed[T](call: Callable[[], T], *, give_up_after: float = ANSWER_WITHIN_SECONDS + 5) -> Timed:
     """Run ``call`` in a thread and time it; fail the test if it has not ended in time.
 
     A call that hangs (the bug) must not hang the suite: it is left running, and

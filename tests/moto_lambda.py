@@ -13,6 +13,8 @@ from typing import Any
 
 import boto3
 
+from tests.package.zappa_config import runtime
+
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -38,7 +40,7 @@ def create_function(name: str, *, region: str = "us-east-1", timeout: int = 60) 
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(TRUST))
     configuration: dict[str, Any] = boto3.client("lambda", region_name=region).create_function(
         FunctionName=name,
-        Runtime="python3.11",
+        Runtime=runtime(),
         Role=role["Role"]["Arn"],
         Handler="handler.lambda_handler",
         Code={"ZipFile": tiny_zip()},

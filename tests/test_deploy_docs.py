@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.package.zappa_config import runtime
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "deploy.md"
 
@@ -36,7 +38,7 @@ def json_blocks(text: str) -> list[str]:
 def test_the_build_platform_is_stated_where_the_package_is_built(docs: str) -> None:
     # scripts/package.sh refuses anything else; Mac and ARM users must learn it at step 1.
     package = section(docs, "## 1. The package")
-    assert "Linux x86_64 with python3.11" in package
+    assert f"Linux x86_64 with {runtime()}" in package
     assert "linux/amd64" in package  # the way out on a Mac or on ARM
 
 

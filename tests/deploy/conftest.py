@@ -12,6 +12,7 @@ import json
 import py_compile
 import re
 import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -131,7 +132,9 @@ def package_for(settings_file: Path, package: Path, target: Path) -> Path:
     )
     replaced = {
         "zappa_settings.py": (work / "zappa_settings.py").read_bytes(),
-        "__pycache__/zappa_settings.cpython-311.pyc": (work / "zappa_settings.pyc").read_bytes(),
+        f"__pycache__/zappa_settings.{sys.implementation.cache_tag}.pyc": (
+            work / "zappa_settings.pyc"
+        ).read_bytes(),
     }
     with zipfile.ZipFile(package) as source, zipfile.ZipFile(target, "w") as out:
         names = {info.filename for info in source.infolist()}

@@ -248,7 +248,7 @@ def test_the_function_runs_the_tested_zip_with_its_environment_and_handler(
         assert function is not None
         assert function["CodeSha256"] == expected
         assert function["Handler"] == "handler.lambda_handler"
-        assert function["Runtime"] == "python3.11"
+        assert function["Runtime"] == config["runtime"]
         assert function["Timeout"] == config["timeout_seconds"]
         assert function["MemorySize"] == config["memory_size"]
         assert function["Environment"]["Variables"] == config["aws_environment_variables"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import py_compile
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,7 +91,7 @@ def production_task_root(task_root: Path, tmp_path_factory: pytest.TempPathFacto
     # at the source: compile the new settings the way scripts/package.sh does.
     py_compile.compile(
         str(target / "zappa_settings.py"),
-        cfile=str(target / "__pycache__" / "zappa_settings.cpython-311.pyc"),
+        cfile=str(target / "__pycache__" / f"zappa_settings.{sys.implementation.cache_tag}.pyc"),
         dfile="/var/task/zappa_settings.py",
         doraise=True,
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,

@@ -40,7 +40,8 @@ def test_stages_are_dev_and_production_extending_it() -> None:
 
 def test_both_stages_serve_the_flask_app_quietly(config: dict[str, Any]) -> None:
     assert config["app_function"] == "app.app"
-    assert config["runtime"] == "python3.11"
+    # Lambda's python3.13 on Amazon Linux 2023: what the tests run on (test_runtime.py).
+    assert config["runtime"] == "python3.13"
     assert config["architecture"] == "x86_64"
     # Zappa defaults to DEBUG, which logs every event whole: uploads included.
     assert config["log_level"] == "INFO"

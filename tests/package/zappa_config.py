@@ -13,7 +13,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_FILE = ROOT / "zappa_settings.json"
 
-#: Distributions the python3.11 Lambda runtime ships (boto3 and its dependencies),
+#: Distributions the Lambda Python runtime ships (boto3 and its dependencies),
 #: left out of the zip; with their top-level import names.
 RUNTIME_PROVIDED: dict[str, tuple[str, ...]] = {
     "boto3": ("boto3",),
@@ -31,6 +31,18 @@ ZAPPA_RUNTIME = frozenset({"zappa", "durationpy", "werkzeug"})
 def load_settings() -> dict[str, Any]:
     settings: dict[str, Any] = json.loads(SETTINGS_FILE.read_text())
     return settings
+
+
+def runtime() -> str:
+    """The Lambda runtime every stage names ("python3.13"): the one the tests run on."""
+    runtimes = {stage_config(name).get("runtime") for name in load_settings()}
+    assert len(runtimes) == 1, f"the stages name different runtimes: {runtimes}"
+    return str(runtimes.pop())
+
+
+def python_tag() -> str:
+    """The runtime's CPython tag, as wheels and .pyc names spell it ("cp313")."""
+    return "cp" + runtime().removeprefix("python").replace(".", "")
 
 
 def stage_config(stage: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
