@@ -71,7 +71,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["kitteh.settings"] = settings
     app.extensions["kitteh.storage"] = storage
 
-    security.init_app(app, settings, storage)
+    security.init_app(app, settings)
     csrf.init_app(app)
     # The API is cookie-less: no browser session for a forged request to ride on.
     csrf.exempt(api.bp)
