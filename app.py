@@ -26,7 +26,7 @@ from kitteh.imaging import ImageError
 from kitteh.logs import configure_logging
 from kitteh.outages import RETRY_AFTER_SECONDS, unavailable_dependency
 from kitteh.storage import Storage
-from views import api, assets, close_session, pages, security
+from views import api, assets, close_session, filters, pages, security
 
 csrf = CSRFProtect()
 
@@ -83,6 +83,7 @@ def create_app(
     app.register_blueprint(pages.bp)
     app.teardown_appcontext(close_session)
     assets.init_app(app)
+    filters.init_app(app)
     # Unhandled exceptions reach it too, as an InternalServerError.
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(images.Rejected, _rejected)

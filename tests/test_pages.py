@@ -233,7 +233,7 @@ def test_healthz_reports_missing_storage(
 
 
 def test_long_names_wrap_between_words(app: Flask) -> None:
-    from views.pages import word_breaks
+    from views.filters import word_breaks
 
     assert str(word_breaks("SublimeDandelionUkrainianLevkoy")) == (
         "Sublime<wbr>Dandelion<wbr>Ukrainian<wbr>Levkoy"
