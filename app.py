@@ -26,7 +26,7 @@ from kitteh.imaging import ImageError
 from kitteh.logs import configure_logging
 from kitteh.outages import RETRY_AFTER_SECONDS, unavailable_dependency
 from kitteh.storage import Storage
-from views import api, assets, close_session, pages, security
+from views import api, assets, close_session, filters, pages, security
 
 csrf = CSRFProtect()
 
@@ -43,20 +43,24 @@ ERROR_TITLES = {
 _FORM_OVERHEAD_BYTES = 64 * 1024
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app from the environment, or from ``test_config`` in tests.
+def create_app(
+    settings: Settings | None = None,
+    storage: Storage | None = None,
+    test_config: Mapping[str, Any] | None = None,
+) -> Flask:
+    """Build the app on ``settings`` and ``storage``, each read from the environment if None.
 
-    ``test_config`` may hold a ``KITTEH_SETTINGS`` (:class:`Settings`) and a
-    ``KITTEH_STORAGE`` (a :class:`Storage` with injected clients), plus any Flask
-    configuration keys.
+    :param settings: what the app runs on; :meth:`Settings.from_env` when None.
+    :param storage: S3 through boto3 (tests hand one with injected clients); when None,
+        a :class:`Storage` on ``settings`` with the interactive deadlines.
+    :param test_config: Flask configuration keys only (``TESTING``, ...), applied last.
     """
     configure_logging()
-    test_config = dict(test_config or {})
-    settings: Settings = test_config.pop("KITTEH_SETTINGS", None) or Settings.from_env()
-    # Short S3 deadlines: a page must answer within 10 s, a 503 if S3 hangs.
-    storage: Storage = test_config.pop("KITTEH_STORAGE", None) or Storage(
-        settings, budget=INTERACTIVE
-    )
+    if settings is None:
+        settings = Settings.from_env()
+    if storage is None:
+        # Short S3 deadlines: a page must answer within 10 s, a 503 if S3 hangs.
+        storage = Storage(settings, budget=INTERACTIVE)
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(
@@ -67,11 +71,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
     )
-    app.config.update(test_config)
+    app.config.update(test_config or {})
     app.extensions["kitteh.settings"] = settings
     app.extensions["kitteh.storage"] = storage
 
-    security.init_app(app, settings, storage)
+    security.init_app(app, settings)
     csrf.init_app(app)
     # The API is cookie-less: no browser session for a forged request to ride on.
     csrf.exempt(api.bp)
@@ -79,6 +83,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.teardown_appcontext(close_session)
     assets.init_app(app)
+    filters.init_app(app)
     # Unhandled exceptions reach it too, as an InternalServerError.
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(images.Rejected, _rejected)

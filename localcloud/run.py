@@ -149,7 +149,7 @@ def run(stack: str, host: str, port: int) -> None:
         cleanup.enter_context(relay.running())
 
         log.info("Kitteh (%s stack) at %s — Ctrl-C stops everything", stack, origin)
-        run_simple(host, port, create_app(), threaded=True, use_reloader=False)
+        run_simple(host, port, create_app(settings), threaded=True, use_reloader=False)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

@@ -77,7 +77,7 @@ def database(settings: Settings) -> str:
 
 @pytest.fixture
 def app(settings: Settings, storage: Storage, database: str) -> Flask:
-    return create_app({"TESTING": True, "KITTEH_SETTINGS": settings, "KITTEH_STORAGE": storage})
+    return create_app(settings, storage, test_config={"TESTING": True})
 
 
 @pytest.fixture

@@ -132,7 +132,7 @@ def app_for(settings: Settings) -> Iterator[Flask]:
     """The app as deployed (errors answered, not raised), on ``settings``."""
     from app import create_app
 
-    app = create_app({"KITTEH_SETTINGS": settings})
+    app = create_app(settings)
     yield app
     get_engine(settings.database_url).dispose()
 

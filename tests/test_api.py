@@ -142,7 +142,7 @@ def test_over_the_size_limit_is_a_413(
     from app import create_app
 
     small = replace(settings, max_upload_bytes=len(photo) // 2)
-    app = create_app({"TESTING": True, "KITTEH_SETTINGS": small, "KITTEH_STORAGE": storage})
+    app = create_app(small, storage, test_config={"TESTING": True})
     response = post_file(app.test_client(), photo + b"\0" * 100_000)
     assert response.status_code == 413
     assert "limit" in response.get_json()["error"]
@@ -162,11 +162,7 @@ def test_kitteh_max_pixels_refuses_an_upload_before_decoding(
     limited = Settings.from_env()
     assert limited.max_pixels == 1_000_000
     app = create_app(
-        {
-            "TESTING": True,
-            "KITTEH_SETTINGS": limited,
-            "KITTEH_STORAGE": Storage(limited, client=storage.client),
-        }
+        limited, Storage(limited, client=storage.client), test_config={"TESTING": True}
     )
 
     def load(self: ImageFile.ImageFile) -> None:
@@ -331,7 +327,7 @@ def test_unexpected_errors_are_json_500s(
 
     monkeypatch.setattr(images, "list_images", broken)
     # Not TESTING: Flask would re-raise instead of answering as in production.
-    app = create_app({"KITTEH_SETTINGS": settings, "KITTEH_STORAGE": storage})
+    app = create_app(settings, storage)
     response = app.test_client().get("/api/images")
     assert response.status_code == 500
     assert response.get_json() == {"error": "something went wrong on our side; please try again"}

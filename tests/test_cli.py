@@ -17,7 +17,7 @@ from kitteh.config import Settings
 @pytest.fixture
 def cli_app(settings: Settings) -> Flask:
     """The app as ``flask --app app`` builds it: from the environment alone."""
-    return create_app({"TESTING": True})
+    return create_app(test_config={"TESTING": True})
 
 
 def invoke(app: Flask, *args: str) -> Any:

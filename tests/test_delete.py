@@ -221,7 +221,7 @@ def test_a_storage_failure_keeps_the_row_so_that_the_same_call_can_finish_the_jo
         raise EndpointConnectionError(endpoint_url="http://s3.invalid")
 
     # Not TESTING: the app answers the error as in production, instead of raising it.
-    client = create_app({"KITTEH_SETTINGS": settings, "KITTEH_STORAGE": storage}).test_client()
+    client = create_app(settings, storage).test_client()
     storage.client.meta.events.register("before-call.s3.DeleteObjects", refuse)
     try:
         failed = delete(client, ready["name"], ready["delete_token"])
@@ -283,7 +283,7 @@ def test_operators_delete_without_a_token(
 ) -> None:
     from app import create_app
 
-    runner = create_app({"TESTING": True}).test_cli_runner()
+    runner = create_app(test_config={"TESTING": True}).test_cli_runner()
     result = runner.invoke(args=["kitteh", "delete", ready["name"].upper()])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"deleted {ready['name']}"

@@ -53,12 +53,7 @@ def app(settings: Settings, storage: Storage, database_url: str) -> Flask:
     from dataclasses import replace
 
     on_database = replace(settings, database_url=database_url)
-    return create_app(
-        {
-            "KITTEH_SETTINGS": on_database,
-            "KITTEH_STORAGE": Storage(on_database, client=storage.client),
-        }
-    )
+    return create_app(on_database, Storage(on_database, client=storage.client))
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.uploads import grant_key
 @pytest.fixture
 def app(settings: Settings, storage: Storage, database: str) -> Flask:
     # CSRF stays on here: the form is what it protects.
-    return create_app({"KITTEH_SETTINGS": settings, "KITTEH_STORAGE": storage})
+    return create_app(settings, storage)
 
 
 def csrf_token(client: FlaskClient) -> str:
@@ -216,7 +216,7 @@ def test_healthz_ok(client: FlaskClient) -> None:
 
 def test_healthz_reports_a_schema_that_is_behind(settings: Settings, storage: Storage) -> None:
     # The app never migrates by itself: an empty database is reported, not fixed.
-    app = create_app({"KITTEH_SETTINGS": settings, "KITTEH_STORAGE": storage})
+    app = create_app(settings, storage)
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert "handlers.migrate.handler" in response.get_json()["error"]
@@ -226,14 +226,14 @@ def test_healthz_reports_missing_storage(
     settings: Settings, storage: Storage, database: str
 ) -> None:
     storage.client.delete_bucket(Bucket=settings.variants_bucket_name)
-    app = create_app({"KITTEH_SETTINGS": settings, "KITTEH_STORAGE": storage})
+    app = create_app(settings, storage)
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert "storage" in response.get_json()["error"]
 
 
 def test_long_names_wrap_between_words(app: Flask) -> None:
-    from views.pages import word_breaks
+    from views.filters import word_breaks
 
     assert str(word_breaks("SublimeDandelionUkrainianLevkoy")) == (
         "Sublime<wbr>Dandelion<wbr>Ukrainian<wbr>Levkoy"
@@ -244,7 +244,7 @@ def test_long_names_wrap_between_words(app: Flask) -> None:
 def test_livez_answers_without_database_or_storage(settings: Settings, storage: Storage) -> None:
     # Zappa's post-deploy check requests it before the migrate step has run.
     storage.client.delete_bucket(Bucket=settings.variants_bucket_name)
-    app = create_app({"KITTEH_SETTINGS": settings, "KITTEH_STORAGE": storage})
+    app = create_app(settings, storage)
     response = app.test_client().get("/livez")
     assert response.status_code == 200
     assert response.get_json() == {"status": "alive"}

@@ -28,7 +28,7 @@ OLD_IMAGES = 5
 @pytest.fixture
 def cli_app(storage: Storage, database: str) -> Flask:
     """The app as ``flask --app app`` builds it: from the environment alone."""
-    return create_app({"TESTING": True})
+    return create_app(test_config={"TESTING": True})
 
 
 def invoke(app: Flask, *args: str) -> Any:

@@ -20,7 +20,7 @@ from tests.lambda_events import make_s3_event
 @pytest.fixture
 def app(settings: Settings, storage: Storage, database: str) -> Flask:
     # As in production: CSRF on, errors answered rather than raised.
-    return create_app({"KITTEH_SETTINGS": settings, "KITTEH_STORAGE": storage})
+    return create_app(settings, storage)
 
 
 def csp_of(response: object) -> dict[str, list[str]]:
@@ -102,9 +102,7 @@ def test_media_base_url_is_the_image_origin(
     from dataclasses import replace
 
     cdn = replace(settings, media_base_url="https://media.example.org/kitteh/")
-    app = create_app(
-        {"KITTEH_SETTINGS": cdn, "KITTEH_STORAGE": Storage(cdn, client=storage.client)}
-    )
+    app = create_app(cdn, Storage(cdn, client=storage.client))
     csp = csp_of(app.test_client().get("/"))
     assert set(csp["img-src"]) == {"'self'", "data:", "https://media.example.org"}
 
@@ -135,8 +133,6 @@ def test_forwarded_proto_is_honoured_only_from_a_trusted_proxy(
     # GIVEN the app behind a TLS-terminating proxy that says so in X-Forwarded-Proto
     monkeypatch.setenv("KITTEH_TRUSTED_PROXIES", trusted)
     behind_proxy = Settings.from_env()
-    app = create_app(
-        {"KITTEH_SETTINGS": behind_proxy, "KITTEH_STORAGE": Storage(behind_proxy, storage.client)}
-    )
+    app = create_app(behind_proxy, Storage(behind_proxy, storage.client))
     response = app.test_client().get("/", headers={"X-Forwarded-Proto": "https"})
     assert ("Secure" in response.headers["Set-Cookie"]) is secure

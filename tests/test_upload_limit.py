@@ -34,7 +34,7 @@ SIZES = pytest.mark.parametrize("size", [LIMIT + 1, 4 * LIMIT], ids=["core", "we
 def app(settings: Settings, storage: Storage, database: str) -> Flask:
     small = replace(settings, max_upload_bytes=LIMIT)
     # CSRF stays on: the form is posted as a browser posts it.
-    return create_app({"KITTEH_SETTINGS": small, "KITTEH_STORAGE": Storage(small, storage.client)})
+    return create_app(small, Storage(small, storage.client))
 
 
 def nothing_stored(client: FlaskClient, storage: Storage) -> bool:

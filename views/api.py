@@ -13,7 +13,8 @@ from flask import Blueprint, abort, jsonify, request, url_for
 
 from kitteh import images, tokens
 from models import Image
-from views import get_session, get_storage, image_resource
+from views import get_session, get_storage
+from views.presenters import image_resource
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -10,8 +10,6 @@ and one that sets the session cookie (a flashed error, a handed delete token) is
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -28,16 +26,16 @@ from flask import (
     session,
     url_for,
 )
-from markupsafe import Markup, escape
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from kitteh import images, tokens
 from kitteh.health import check_health
-from kitteh.imaging import ACCEPTED_CONTENT_TYPES, SIZES, VARIANT_KINDS, ImageError
+from kitteh.imaging import VARIANT_KINDS, ImageError
 from kitteh.outages import RETRY_AFTER_SECONDS
 from models import Image, ImageStatus
-from views import get_session, get_settings, get_storage, page_slug, picture_sources
+from views import get_session, get_settings, get_storage
+from views.presenters import page_slug, share_links, upload_form
 
 bp = Blueprint("pages", __name__)
 
@@ -46,47 +44,9 @@ GALLERY_PAGE_SIZE = 24
 HANDED_TOKENS = "delete_tokens"
 #: Tokens kept for pages not visited yet; the oldest go first (the cookie is small).
 MAX_HANDED_TOKENS = 10
-#: How people call the formats we take, and the file name endings that say so (upload.js
-#: falls back on them when a browser gives a file no type). Unknown types are named
-#: after their subtype.
-FORMAT_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "image/jpeg": ("JPEG", (".jpg", ".jpeg")),
-    "image/png": ("PNG", (".png",)),
-    "image/webp": ("WebP", (".webp",)),
-    "image/gif": ("GIF", (".gif",)),
-    "image/heic": ("HEIC", (".heic",)),
-    "image/heif": ("HEIF", (".heif",)),
-    "image/avif": ("AVIF", (".avif",)),
-}
-#: Box size of each kind, for captions: "Large 300".
-BOXES = dict(SIZES)
 #: A redirect to a variant may be reused for a while: its target stays valid for at
 #: least half the presigned URLs' lifetime (kitteh.storage).
 VARIANT_REDIRECT_CACHE = "public, max-age=300"
-
-
-@dataclass(frozen=True)
-class Share:
-    """What the image page offers to copy: lasting links and embed snippets."""
-
-    page: str
-    #: Kind → the lasting ``/img/<name>/<kind>`` address, largest first.
-    sizes: dict[str, str]
-    markdown: str | None
-    html: str | None
-
-    @property
-    def copies(self) -> list[tuple[str, str, str]]:
-        """(key, label, text) of each copy button, in the page's order."""
-        rows = [("page", "Page link", self.page)]
-        rows += [
-            (kind, f"{kind.capitalize()} {BOXES[kind]} link", u) for kind, u in self.sizes.items()
-        ]
-        if self.markdown:
-            rows.append(("markdown", "Markdown", self.markdown))
-        if self.html:
-            rows.append(("html", "HTML", self.html))
-        return rows
 
 
 @bp.get("/")
@@ -101,44 +61,6 @@ def index() -> Response:
     response = make_response(render_template("index.html", page=page, form=upload_form()))
     response.headers["Cache-Control"] = "private, no-cache"  # the form holds a CSRF token
     return response
-
-
-@dataclass(frozen=True)
-class UploadForm:
-    """What the upload form tells people, and upload.js, about what it takes."""
-
-    max_bytes: int
-    #: The limit in words: "25 MB".
-    max_size: str
-    #: The core's refusal, word for word, for upload.js to show when S3 refuses.
-    too_large: str
-    #: Content type → the file name endings that say so.
-    formats: dict[str, list[str]]
-    #: "JPEG, PNG, WebP or GIF".
-    format_words: str
-    #: The file input's ``accept``: the types and their endings.
-    accept: str
-
-
-def upload_form() -> UploadForm:
-    settings = get_settings()
-    accepted = sorted(ACCEPTED_CONTENT_TYPES, key=_format_order)
-    named = {ct: FORMAT_NAMES.get(ct, (ct.split("/")[-1].upper(), ())) for ct in accepted}
-    endings = {ct: list(ends) for ct, (_name, ends) in named.items()}
-    names = [name for name, _ends in named.values()]
-    return UploadForm(
-        max_bytes=settings.max_upload_bytes,
-        max_size=images.format_bytes(settings.max_upload_bytes),
-        too_large=images.too_large_message(settings),
-        formats=endings,
-        format_words=names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}",
-        accept=",".join([*accepted, *(end for ends in endings.values() for end in ends)]),
-    )
-
-
-def _format_order(content_type: str) -> tuple[int, str]:
-    known = list(FORMAT_NAMES)
-    return (known.index(content_type) if content_type in known else len(known), content_type)
 
 
 @bp.post("/")
@@ -232,42 +154,6 @@ def variant(name: str, kind: str) -> Response:
     return response
 
 
-@bp.app_template_filter()
-def word_breaks(name: str) -> Markup:
-    """Let a long CamelCase name wrap between its words, not inside them."""
-    return Markup(re.sub(r"(?<=[a-z])(?=[A-Z])", "<wbr>", str(escape(name))))
-
-
-@bp.app_template_filter()
-def filesize(count: int | None) -> str:
-    return images.format_bytes(count) if count is not None else ""
-
-
-@bp.app_template_filter()
-def sentence(text: str | None) -> str:
-    """Make a core reason ("the file is not an image") a sentence: capital, full stop."""
-    text = (text or "").strip()
-    if not text:
-        return ""
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else f"{text}."
-
-
-@bp.app_template_global()
-def box_of(kind: str) -> int:
-    return BOXES[kind]
-
-
-@bp.app_template_global()
-def variant_url(image: Image, kind: str) -> str | None:
-    found = image.variant(kind)
-    return get_storage().variant_url(found.key) if found is not None else None
-
-
-# templates/macros.html's picture(): AVIF and WebP <source>s, then the fallback <img>.
-bp.add_app_template_global(picture_sources)
-
-
 @bp.get("/<slug>")
 def image_page(slug: str) -> str | Response:
     """An image's page, at one address: other cases and the plain name redirect there."""
@@ -285,28 +171,6 @@ def image_page(slug: str) -> str | Response:
         form=upload_form(),
         delete_token=_take_handed_token(image),
     )
-
-
-def share_links(image: Image) -> Share:
-    """Lasting links to the page and each size, and embed snippets of the Large size."""
-    page = url_for("pages.image_page", slug=page_slug(image), _external=True)
-    if image.status != ImageStatus.READY:
-        return Share(page, {}, None, None)
-    sizes = {
-        kind: url_for("pages.variant", name=image.name, kind=kind, _external=True)
-        for kind in reversed(VARIANT_KINDS)
-        if image.variant(kind) is not None
-    }
-    large = image.variant("large")
-    if large is None:
-        return Share(page, sizes, None, None)
-    src = sizes["large"]
-    markdown = f"[![{image.name}]({src})]({page})"
-    html = (
-        f'<a href="{escape(page)}"><img src="{escape(src)}" alt="{escape(image.name)}"'
-        f' width="{large.width}" height="{large.height}"></a>'
-    )
-    return Share(page, sizes, markdown, html)
 
 
 def _take_handed_token(image: Image) -> str | None:

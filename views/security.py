@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kitteh.config import Settings
 from kitteh.storage import Storage
+from views import get_storage
 
 #: Browsers keep to HTTPS for a year once they have seen it over HTTPS.
 HSTS = "max-age=31536000"
@@ -59,8 +60,12 @@ def content_security_policy(storage: Storage) -> str:
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
-def init_app(app: Flask, settings: Settings, storage: Storage) -> None:
-    """Add the headers to every answer, the cookie rule, and trust proxies as configured."""
+def init_app(app: Flask, settings: Settings) -> None:
+    """Add the headers to every answer, the cookie rule, and trust proxies as configured.
+
+    The policy names the origins of the app's own storage (``views.get_storage``), read
+    on the first answer, so ``app.extensions["kitteh.storage"]`` may be set after this.
+    """
     app.session_interface = _SessionInterface()
     if settings.trusted_proxies > 0:
         # Only the scheme: the host and client address stay what the socket says.
@@ -69,7 +74,6 @@ def init_app(app: Flask, settings: Settings, storage: Storage) -> None:
         )
     app.after_request(_add_headers)
     app.extensions["kitteh.csp"] = None  # made on the first answer, not at import (cold starts)
-    app.extensions["kitteh.csp_storage"] = storage
 
 
 def _add_headers(response: Response) -> Response:
@@ -84,6 +88,6 @@ def _add_headers(response: Response) -> Response:
 def _policy() -> str:
     policy: str | None = current_app.extensions["kitteh.csp"]
     if policy is None:
-        policy = content_security_policy(current_app.extensions["kitteh.csp_storage"])
+        policy = content_security_policy(get_storage())
         current_app.extensions["kitteh.csp"] = policy
     return policy

@@ -70,7 +70,7 @@ def stack(localstack: None, database_url: str) -> Iterator[Stack]:
 @pytest.fixture(scope="package")
 def app(stack: Stack) -> Flask:
     """The app as deployed: built from the environment alone."""
-    app = create_app({"TESTING": True})
+    app = create_app(test_config={"TESTING": True})
     storage = app.extensions["kitteh.storage"]
     _ = storage.client, storage.public_client  # built here, not racing the relay thread
     return app

@@ -41,9 +41,7 @@ def proxy() -> Iterator[FaultyProxy]:
 def faulty_app(stack: Stack, proxy: FaultyProxy) -> Flask:
     """The app as deployed, its S3 behind the proxy; everything else as the stack's."""
     settings = replace(stack.settings, endpoint_url=f"http://{proxy.address}")
-    return create_app(
-        {"KITTEH_SETTINGS": settings, "KITTEH_STORAGE": Storage(settings, budget=INTERACTIVE)}
-    )
+    return create_app(settings, Storage(settings, budget=INTERACTIVE))
 
 
 def post(app: Flask, photo: bytes, filename: str) -> tuple[int, dict[str, str], dict]:  # type: ignore[type-arg]
