@@ -21,7 +21,7 @@ from sqlalchemy import Select, delete, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kitteh import imaging, names, tokens
+from kitteh import formats, imaging, names, tokens
 from kitteh.aws import is_timeout
 from kitteh.config import Settings
 from kitteh.db import commit_before_object_exists
@@ -241,11 +241,12 @@ def create_presigned_upload(
         # What browsers send for a type their system does not know (HEIC, often):
         # the extension says what S3 will be told; the resize function checks the bytes.
         extension = posixpath.splitext(filename.strip().lower())[1]
-        content_type = imaging.CONTENT_TYPES_BY_EXTENSION.get(extension, content_type)
+        named = formats.BY_ENDING.get(extension)
+        content_type = named.content_type if named is not None else content_type
     if not content_type:
         raise Rejected("'content_type' is required and must be a string")
-    if content_type not in imaging.ACCEPTED_CONTENT_TYPES:
-        accepted = ", ".join(sorted(imaging.ACCEPTED_CONTENT_TYPES))
+    if content_type not in formats.ACCEPTED_CONTENT_TYPES:
+        accepted = ", ".join(sorted(formats.ACCEPTED_CONTENT_TYPES))
         raise Rejected(f"{content_type} is not accepted; use one of {accepted}", 415)
     if size <= 0:
         raise Rejected("the file is empty")

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from PIL import AvifImagePlugin, Image, ImageCms, ImageOps, UnidentifiedImageError, WebPImagePlugin
 
-from kitteh import metadata
+from kitteh import formats, metadata
 from kitteh.config import DEFAULT_MAX_PIXELS
 
 # Registered here, so that saving WebP or AVIF needs no Image.init(), which imports
@@ -46,31 +46,6 @@ _HEIF_BRANDS = frozenset(
 SIZES: tuple[tuple[str, int], ...] = (("monstrous", 600), ("large", 300), ("tiny", 90))
 #: The kinds in display order, smallest first.
 VARIANT_KINDS: tuple[str, ...] = tuple(kind for kind, _box in reversed(SIZES))
-
-#: Formats we accept, by what Pillow detects in the bytes (never by file name).
-#: MPO is how Pillow names the multi-picture JPEGs many phones write; HEIF is
-#: refined to image/heic for HEVC-coded files (:func:`_content_type`).
-CONTENT_TYPES: dict[str, str] = {
-    "JPEG": "image/jpeg",
-    "MPO": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-    "HEIF": "image/heif",
-    "AVIF": "image/avif",
-}
-ACCEPTED_CONTENT_TYPES = frozenset(CONTENT_TYPES.values()) | {"image/heic"}
-#: What a browser that knows no type for a file is trusted to mean by its extension.
-CONTENT_TYPES_BY_EXTENSION: dict[str, str] = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".webp": "image/webp",
-    ".gif": "image/gif",
-    ".heic": "image/heic",
-    ".heif": "image/heif",
-    ".avif": "image/avif",
-}
 
 JPEG_QUALITY = 85
 PNG_COMPRESS_LEVEL = 6
@@ -88,6 +63,22 @@ class Encoding:
     #: The codec's own options (libavif passes them to libaom), as ``advanced``.
     codec_options: tuple[tuple[str, str], ...] = ()
 
+    @classmethod
+    def of(
+        cls,
+        image_format: formats.Format,
+        settings: tuple[tuple[str, int], ...],
+        codec_options: tuple[tuple[str, str], ...] = (),
+    ) -> Encoding:
+        """The encoding of a row of :mod:`kitteh.formats`, with these encoder settings."""
+        return cls(
+            image_format.content_type,
+            image_format.extension,
+            image_format.pillow_format,
+            settings,
+            codec_options,
+        )
+
     def describe(self) -> str:
         options = (*self.settings, *self.codec_options)
         return " ".join([self.extension, *(f"{key}={value}" for key, value in options)])
@@ -101,8 +92,8 @@ class Encoding:
 #: under the JPEG.
 #: WebP (libwebp, method 4) needs quality 91 there and then outweighs the JPEG on most
 #: sizes, so it is served only where it comes out smaller.
-AVIF = Encoding("image/avif", "avif", "AVIF", (("quality", 74), ("speed", 6)), (("tune", "ssim"),))
-WEBP = Encoding("image/webp", "webp", "WEBP", (("quality", 91), ("method", 4)))
+AVIF = Encoding.of(formats.AVIF, (("quality", 74), ("speed", 6)), (("tune", "ssim"),))
+WEBP = Encoding.of(formats.WEBP, (("quality", 91), ("method", 4)))
 #: Best first: the order of a ``<picture>``'s sources and of the API's ``sources``.
 MODERN_ENCODINGS: tuple[Encoding, ...] = (AVIF, WEBP)
 
@@ -152,9 +143,6 @@ class ImageInfo:
     orientation: int = 1
 
 
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}
-
-
 @dataclass(frozen=True)
 class Encoded:
     """One size, encoded in one format."""
@@ -164,7 +152,7 @@ class Encoded:
 
     @property
     def extension(self) -> str:
-        return EXTENSIONS[self.content_type]
+        return formats.of(self.content_type).extension
 
 
 @dataclass(frozen=True)
@@ -182,7 +170,7 @@ class Rendition:
 
     @property
     def extension(self) -> str:
-        return EXTENSIONS[self.content_type]
+        return formats.of(self.content_type).extension
 
 
 def recipe(encodings: tuple[Encoding, ...] = MODERN_ENCODINGS) -> str:
@@ -213,7 +201,7 @@ def inspect(source: bytes | IO[bytes], *, max_pixels: int = DEFAULT_MAX_PIXELS) 
     """Identify an original from its header alone.
 
     :raise NotAnImage: the bytes are empty or not an image at all.
-    :raise UnsupportedFormat: an image, but not one of :data:`CONTENT_TYPES`.
+    :raise UnsupportedFormat: an image, but not one of :mod:`kitteh.formats`.
     :raise TooManyPixels: decoding it would take more than ``max_pixels`` pixels.
     """
     with _open(source, max_pixels) as image:
@@ -244,7 +232,7 @@ def public_original(data: bytes, info: ImageInfo) -> bytes:
             return clean
     except (metadata.UnreadableStructure, ImageError):
         pass
-    if info.content_type not in _REENCODABLE:
+    if not formats.of(info.content_type).reencodable:
         raise ImageError(
             "its location and camera details could not be removed safely, so it cannot "
             "be shared; save it as a JPEG and upload that"
@@ -252,12 +240,12 @@ def public_original(data: bytes, info: ImageInfo) -> bytes:
     return _reencoded(data, info)
 
 
-#: Originals :func:`_reencoded` can write in their own format.
-_REENCODABLE = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
-
-
 def _reencoded(data: bytes, info: ImageInfo) -> bytes:
-    """The picture encoded afresh in its own format, with its orientation and no metadata."""
+    """The picture encoded afresh in its own format, with its orientation and no metadata.
+
+    Only for a format the table calls :attr:`~kitteh.formats.Format.reencodable`.
+    """
+    own = formats.of(info.content_type)
     exif = Image.Exif()
     if info.orientation != 1:
         exif[_EXIF_ORIENTATION] = info.orientation
@@ -265,13 +253,12 @@ def _reencoded(data: bytes, info: ImageInfo) -> bytes:
     with Image.open(io.BytesIO(data)) as image:
         image.load()
         image.info = {key: value for key, value in image.info.items() if key == "icc_profile"}
-        if info.content_type == "image/jpeg":
-            image.save(buffer, "JPEG", quality=95, exif=exif.tobytes())
-        elif info.content_type == "image/gif":
-            image.save(buffer, "GIF", save_all=True)
-        else:
-            fmt = "WEBP" if info.content_type == "image/webp" else "PNG"
-            image.save(buffer, fmt, exif=exif.tobytes(), save_all=fmt == "WEBP")
+        if own is formats.JPEG:
+            image.save(buffer, own.pillow_format, quality=95, exif=exif.tobytes())
+        elif own is formats.GIF:
+            image.save(buffer, own.pillow_format, save_all=True)
+        else:  # PNG, or an animated WebP kept whole
+            image.save(buffer, own.pillow_format, exif=exif.tobytes(), save_all=own is formats.WEBP)
     return buffer.getvalue()
 
 
@@ -352,7 +339,7 @@ def encode(image: Image.Image, encoding: Encoding) -> bytes:
     """
     buffer = io.BytesIO()
     options: dict[str, Any] = dict(encoding.settings)
-    if encoding.pillow_format == "AVIF":
+    if encoding.pillow_format == formats.AVIF.pillow_format:
         options.update(max_threads=1, advanced=encoding.codec_options)
     image.save(buffer, encoding.pillow_format, **options)
     return buffer.getvalue()
@@ -376,7 +363,7 @@ def _open(source: bytes | IO[bytes], max_pixels: int) -> Iterator[Image.Image]:
     except _DECODE_ERRORS as exc:
         raise CorruptImage(f"the image header is corrupt ({exc})") from exc
     with image:
-        if image.format not in CONTENT_TYPES:
+        if image.format not in formats.BY_PILLOW_FORMAT:
             raise UnsupportedFormat(
                 f"{image.format} images are not supported; use JPEG, PNG, WebP, GIF, HEIC or AVIF"
             )
@@ -389,11 +376,13 @@ def _open(source: bytes | IO[bytes], max_pixels: int) -> Iterator[Image.Image]:
 
 
 def _content_type(image: Image.Image) -> str:
-    if image.format == "HEIF":
+    found = formats.BY_PILLOW_FORMAT[image.format or ""]
+    if found is formats.HEIF:
         # libheif's word, from the brand: image/heic for HEVC-coded files (iPhones).
         mimetype = getattr(image, "custom_mimetype", None)
-        return mimetype if mimetype in ("image/heic", "image/heif") else "image/heif"
-    return CONTENT_TYPES[image.format or ""]
+        named = (formats.HEIC.content_type, formats.HEIF.content_type)
+        return mimetype if mimetype in named else found.content_type
+    return found.content_type
 
 
 def _is_empty(stream: IO[bytes]) -> bool:
@@ -442,7 +431,7 @@ def _upright_size(image: Image.Image) -> tuple[int, int]:
 
 def _decode(image: Image.Image, upright: tuple[int, int], largest: tuple[int, int]) -> Image.Image:
     """Decode as little as the largest rendition needs, upright, in a mode we can encode."""
-    if image.format in ("JPEG", "MPO"):
+    if image.format in formats.JPEG.pillow_formats:
         needed = largest
         if upright != image.size:  # draft works in stored orientation
             needed = (largest[1], largest[0])
@@ -524,7 +513,7 @@ def encode_fallback(image: Image.Image) -> Encoded:
     """Write ``image`` as the fallback every browser takes: JPEG, or PNG if it has alpha."""
     buffer = io.BytesIO()
     if image.mode == "RGBA":
-        image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
-        return Encoded("image/png", buffer.getvalue())
-    image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
-    return Encoded("image/jpeg", buffer.getvalue())
+        image.save(buffer, formats.PNG.pillow_format, compress_level=PNG_COMPRESS_LEVEL)
+        return Encoded(formats.PNG.content_type, buffer.getvalue())
+    image.save(buffer, formats.JPEG.pillow_format, quality=JPEG_QUALITY, optimize=True)
+    return Encoded(formats.JPEG.content_type, buffer.getvalue())

@@ -32,9 +32,10 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from kitteh import images, tokens
+from kitteh import formats, images, tokens
+from kitteh.formats import ACCEPTED_CONTENT_TYPES
 from kitteh.health import check_health
-from kitteh.imaging import ACCEPTED_CONTENT_TYPES, SIZES, VARIANT_KINDS, ImageError
+from kitteh.imaging import SIZES, VARIANT_KINDS, ImageError
 from kitteh.outages import RETRY_AFTER_SECONDS
 from models import Image, ImageStatus
 from views import get_session, get_settings, get_storage, page_slug, picture_sources
@@ -47,16 +48,10 @@ HANDED_TOKENS = "delete_tokens"
 #: Tokens kept for pages not visited yet; the oldest go first (the cookie is small).
 MAX_HANDED_TOKENS = 10
 #: How people call the formats we take, and the file name endings that say so (upload.js
-#: falls back on them when a browser gives a file no type). Unknown types are named
-#: after their subtype.
+#: falls back on them when a browser gives a file no type), from kitteh.formats' table.
+#: Unknown types are named after their subtype.
 FORMAT_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "image/jpeg": ("JPEG", (".jpg", ".jpeg")),
-    "image/png": ("PNG", (".png",)),
-    "image/webp": ("WebP", (".webp",)),
-    "image/gif": ("GIF", (".gif",)),
-    "image/heic": ("HEIC", (".heic",)),
-    "image/heif": ("HEIF", (".heif",)),
-    "image/avif": ("AVIF", (".avif",)),
+    f.content_type: (f.label, f.endings) for f in formats.FORMATS if f.accepted
 }
 #: Box size of each kind, for captions: "Large 300".
 BOXES = dict(SIZES)
