@@ -21,8 +21,8 @@ from cli import kitteh_command
 from kitteh import images
 from kitteh.aws import INTERACTIVE
 from kitteh.config import Settings
+from kitteh.decoding import ImageError
 from kitteh.images import too_large_message
-from kitteh.imaging import ImageError
 from kitteh.logs import configure_logging
 from kitteh.outages import RETRY_AFTER_SECONDS, unavailable_dependency
 from kitteh.storage import Storage

@@ -21,7 +21,7 @@ from sqlalchemy import Select, delete, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kitteh import formats, imaging, names, tokens
+from kitteh import decoding, formats, imaging, names, tokens
 from kitteh.aws import is_timeout
 from kitteh.config import Settings
 from kitteh.db import commit_before_object_exists
@@ -147,14 +147,14 @@ def upload_original(
     matches what ends up stored: no image nobody was given, none lost.
 
     :raise Rejected: empty or too large.
-    :raise imaging.ImageError: not an image, or not one we accept.
+    :raise kitteh.decoding.ImageError: not an image, or not one we accept.
     """
     data = stream.read(storage.settings.max_upload_bytes + 1)
     if not data:
         raise Rejected("the file is empty")
     if len(data) > storage.settings.max_upload_bytes:
         raise Rejected(too_large_message(storage.settings), 413)
-    info = imaging.inspect(data, max_pixels=storage.settings.max_pixels)
+    info = decoding.inspect(data, max_pixels=storage.settings.max_pixels)
     image = create_image(
         session,
         original_key=storage.new_original_key(),
@@ -271,7 +271,7 @@ class _Verdict:
     """What processing an original came to, before it is recorded under the row's lock."""
 
     etag: str | None
-    info: imaging.ImageInfo | None = None
+    info: decoding.ImageInfo | None = None
     renditions: tuple[imaging.Rendition, ...] = ()
     size: int | None = None
     error: str | None = None
@@ -368,13 +368,13 @@ def _judge(
     if original.size > settings.max_upload_bytes:
         return _Verdict(original.etag, size=original.size, error=too_large_message(settings))
     try:
-        info = imaging.inspect(original.data, max_pixels=settings.max_pixels)
-    except imaging.ImageError as exc:
+        info = decoding.inspect(original.data, max_pixels=settings.max_pixels)
+    except decoding.ImageError as exc:
         return _Verdict(original.etag, size=original.size, error=exc.reason)
     try:
         renditions = imaging.render_variants(original.data, max_pixels=settings.max_pixels)
         public = imaging.public_original(original.data, info)
-    except imaging.ImageError as exc:
+    except decoding.ImageError as exc:
         return _Verdict(original.etag, info=info, size=original.size, error=exc.reason)
     for rendition in renditions:
         variant_key = storage.variant_key(key, rendition.kind, rendition.extension)
@@ -516,11 +516,11 @@ def original_download_url(session: Session, storage: Storage, image: Image) -> s
     if image.original_etag is None:
         try:
             original = storage.get_original(image.original_key)
-            info = imaging.inspect(original.data, max_pixels=storage.settings.max_pixels)
+            info = decoding.inspect(original.data, max_pixels=storage.settings.max_pixels)
             if info.content_type != image.content_type:
                 return None
             public = imaging.public_original(original.data, info)
-        except (ObjectMissing, imaging.ImageError):
+        except (ObjectMissing, decoding.ImageError):
             return None
         storage.put_variant(key, public, info.content_type)
         image.original_etag = original.etag

@@ -33,9 +33,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from kitteh import formats, images, tokens
+from kitteh.decoding import ImageError
 from kitteh.formats import ACCEPTED_CONTENT_TYPES
 from kitteh.health import check_health
-from kitteh.imaging import SIZES, VARIANT_KINDS, ImageError
+from kitteh.imaging import SIZES, VARIANT_KINDS
 from kitteh.outages import RETRY_AFTER_SECONDS
 from models import Image, ImageStatus
 from views import get_session, get_settings, get_storage, page_slug, picture_sources
