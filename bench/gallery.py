@@ -21,7 +21,7 @@ from bench.report import check, latency, latency_table, num, table
 from kitteh import names
 from kitteh.db import get_engine
 from kitteh.formats import JPEG
-from kitteh.images import encode_cursor
+from kitteh.gallery import encode_cursor
 from models import Image, ImageStatus, Variant
 
 ROWS = 10_000

@@ -2,7 +2,7 @@
 
 ``flask kitteh reprocess`` is a thin wrapper over :func:`select_images` and
 :func:`reprocess`. Each image is rendered in a transaction of its own by
-:func:`kitteh.images.process_original`, and an image whose variants were made by
+:func:`kitteh.processing.process_original`, and an image whose variants were made by
 today's recipe (:data:`kitteh.imaging.RECIPE`) is skipped unless forced. So a run
 can be stopped at any point and started again (it does only what is left), and a
 second run after a complete one changes nothing. Changing the sizes or the formats
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from kitteh import imaging, names
 from kitteh.db import transaction
-from kitteh.images import is_current, process_original
+from kitteh.processing import is_current, process_original
 from kitteh.storage import Storage
 from models import Image, ImageStatus
 

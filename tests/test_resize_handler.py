@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 from sqlalchemy import select
 
 from handlers.resize import handler
-from kitteh import formats, images, imaging
+from kitteh import formats, gallery, imaging
 from kitteh.config import Settings
 from kitteh.db import transaction
 from kitteh.queues import BatchIncomplete
@@ -27,7 +27,7 @@ CONTEXT = LambdaContext()
 
 def reload(settings: Settings, name: str) -> Image:
     with transaction(settings.database_url) as session:
-        image = images.get_image(session, name)
+        image = gallery.get_image(session, name)
         assert image is not None
         return image
 

@@ -32,8 +32,9 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from kitteh import formats, images, tokens
+from kitteh import formats, gallery, tokens, uploads
 from kitteh.decoding import ImageError
+from kitteh.errors import Rejected
 from kitteh.formats import ACCEPTED_CONTENT_TYPES
 from kitteh.health import check_health
 from kitteh.imaging import SIZES, VARIANT_KINDS
@@ -87,7 +88,7 @@ class Share:
 
 @bp.get("/")
 def index() -> Response:
-    page = images.list_images(
+    page = gallery.list_images(
         get_session(),
         limit=GALLERY_PAGE_SIZE,
         cursor=request.args.get("cursor") or None,
@@ -124,8 +125,8 @@ def upload_form() -> UploadForm:
     names = [name for name, _ends in named.values()]
     return UploadForm(
         max_bytes=settings.max_upload_bytes,
-        max_size=images.format_bytes(settings.max_upload_bytes),
-        too_large=images.too_large_message(settings),
+        max_size=uploads.format_bytes(settings.max_upload_bytes),
+        too_large=uploads.too_large_message(settings),
         formats=endings,
         format_words=names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}",
         accept=",".join([*accepted, *(end for ends in endings.values() for end in ends)]),
@@ -150,14 +151,14 @@ def upload() -> Response | tuple[str, int]:
         return _form_error("Choose a picture to upload.", 400)
     delete_token = tokens.new_delete_token()
     try:
-        image = images.upload_original(
+        image = uploads.upload_original(
             get_session(),
             get_storage(),
             stream=upload.stream,
             filename=upload.filename,
             delete_token=delete_token,
         )
-    except (images.Rejected, ImageError) as exc:
+    except (Rejected, ImageError) as exc:
         return _form_error(f"That upload did not work: {exc.reason}.", exc.status_code)
     handed = dict(session.get(HANDED_TOKENS) or {})
     handed[image.name] = delete_token
@@ -179,7 +180,7 @@ def livez() -> tuple[Any, int]:
 @bp.errorhandler(RequestEntityTooLarge)
 def upload_too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
     """A body over Flask's limit, refused before the view ran: the form says so like the core."""
-    reason = images.too_large_message(get_settings())
+    reason = uploads.too_large_message(get_settings())
     return _form_error(f"That upload did not work: {reason}.", 413)
 
 
@@ -209,7 +210,7 @@ def original(name: str) -> Response:
     """
     session = get_session()
     image = _image_or_404(name)
-    url = images.original_download_url(session, get_storage(), image)
+    url = gallery.original_download_url(session, get_storage(), image)
     if url is None:
         abort(404)
     session.commit()  # an image settled before public originals existed just got one
@@ -236,7 +237,7 @@ def word_breaks(name: str) -> Markup:
 
 @bp.app_template_filter()
 def filesize(count: int | None) -> str:
-    return images.format_bytes(count) if count is not None else ""
+    return uploads.format_bytes(count) if count is not None else ""
 
 
 @bp.app_template_filter()
@@ -267,7 +268,7 @@ bp.add_app_template_global(picture_sources)
 @bp.get("/<slug>")
 def image_page(slug: str) -> str | Response:
     """An image's page, at one address: other cases and the plain name redirect there."""
-    image = images.find_by_page_slug(get_session(), slug)
+    image = gallery.find_by_page_slug(get_session(), slug)
     if image is None:
         abort(404)
     if slug != page_slug(image):
@@ -320,7 +321,7 @@ def _take_handed_token(image: Image) -> str | None:
 
 
 def _image_or_404(name: str) -> Image:
-    image = images.get_image(get_session(), name)
+    image = gallery.get_image(get_session(), name)
     if image is None:
         abort(404)
     return image
@@ -328,7 +329,7 @@ def _image_or_404(name: str) -> Image:
 
 def _form_error(message: str, status: int) -> tuple[str, int]:
     flash(message, "error")
-    page = images.list_images(get_session(), limit=GALLERY_PAGE_SIZE, status=ImageStatus.READY)
+    page = gallery.list_images(get_session(), limit=GALLERY_PAGE_SIZE, status=ImageStatus.READY)
     return render_template("index.html", page=page, form=upload_form()), status
 
 
