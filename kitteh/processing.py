@@ -2,8 +2,9 @@
 
 The resize function calls :func:`process_original` for each object-created event,
 ``flask kitteh reprocess`` for images made by another recipe, and the maintenance
-function :func:`settle_pending` for uploads whose event never came. Handed a session
-and a :class:`Storage`; the caller commits (:mod:`kitteh.db`).
+function :func:`settle_pending` for uploads whose event never came. Whether an image
+is rendered at all is one rule, :func:`needs_render`. Handed a session and a
+:class:`Storage`; the caller commits (:mod:`kitteh.db`).
 """
 
 from __future__ import annotations
@@ -75,14 +76,17 @@ def process_original(
         original: StoredObject | None = storage.get_original(key)
     except ObjectMissing:
         original = None
+    etag = original.etag if original is not None else None
     settled = image.status != ImageStatus.PENDING
-    replaced = settled and original is not None and _changed(image, original.etag)
-    if settled and not replaced and not (force or (original is not None and _outdated(image))):
+    # Nothing to render from: a settled image whose original is gone is left as it was
+    # (a late event for a removed object); only ``force`` fails it for that.
+    gone = settled and original is None and not force
+    if gone or not needs_render(image, etag, force):
         # A repeated event, or an image settled before ETags were kept (left as it was).
         log.info("image %s is %s already; nothing to do", image.name, image.status)
         return image
 
-    verdict = _judge(storage, key, original, replaced=replaced)
+    verdict = _judge(storage, key, original, replaced=settled and _changed(image, etag))
 
     image = session.scalars(
         select(Image)
@@ -96,11 +100,29 @@ def process_original(
     if image.status != ImageStatus.PENDING and not verdict.replaced:
         if _changed(image, verdict.etag):
             verdict = _Verdict(verdict.etag, replaced=True)  # the object changed under us
-        elif not (force or _outdated(image)):
+        elif not needs_render(image, verdict.etag, force):
             log.info("image %s was settled by another delivery", image.name)
             return image
     _record(session, storage, image, verdict)
     return image
+
+
+def needs_render(image: Image, etag: str | None, force: bool) -> bool:
+    """Say whether ``image`` is to be rendered from its original (or refused) now.
+
+    ``etag`` is the ETag of the original storage holds, None when it holds none or
+    was not asked; ``force`` is an operator's "render it anyway".
+
+    True for an image never settled (pending); for any image when ``force``; for one
+    settled from another object than storage holds now (``etag`` is not the one it
+    remembers: it is then refused, not rendered); and for a ready image whose
+    variants were made by another recipe than today's. False for a ready image of
+    today's recipe and for a failed one: the same bytes fail the same way (a
+    reprocess tries failed images again by its own choice, :mod:`kitteh.reprocess`).
+    """
+    if image.status == ImageStatus.PENDING or force:
+        return True
+    return _changed(image, etag) or _outdated(image)
 
 
 def _changed(image: Image, etag: str | None) -> bool:
