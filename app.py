@@ -18,14 +18,14 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 
 from cli import kitteh_command
-from kitteh import images
 from kitteh.aws import INTERACTIVE
 from kitteh.config import Settings
-from kitteh.images import too_large_message
-from kitteh.imaging import ImageError
+from kitteh.decoding import ImageError
+from kitteh.errors import Rejected
 from kitteh.logs import configure_logging
 from kitteh.outages import RETRY_AFTER_SECONDS, unavailable_dependency
 from kitteh.storage import Storage
+from kitteh.uploads import too_large_message
 from views import api, assets, close_session, filters, pages, security
 
 csrf = CSRFProtect()
@@ -86,7 +86,7 @@ def create_app(
     filters.init_app(app)
     # Unhandled exceptions reach it too, as an InternalServerError.
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(images.Rejected, _rejected)
+    app.register_error_handler(Rejected, _rejected)
     app.register_error_handler(ImageError, _rejected)
     app.cli.add_command(kitteh_command)
     return app
@@ -125,7 +125,7 @@ def _http_error(error: HTTPException) -> Any:
     return _error_answer(code, description)
 
 
-def _rejected(error: images.Rejected | ImageError) -> Any:
+def _rejected(error: Rejected | ImageError) -> Any:
     """Input the core refused (a bad cursor, a file that is no image): the reason, as a 4xx."""
     return _error_answer(error.status_code, error.reason)
 

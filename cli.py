@@ -86,7 +86,8 @@ def doctor_command(stage: str | None, origins: tuple[str, ...]) -> None:
 def delete_command(names: tuple[str, ...]) -> None:
     """Delete images by name, with their originals and variants (no delete token needed)."""
     from kitteh.db import transaction
-    from kitteh.images import delete_image, get_image
+    from kitteh.deletion import delete_image
+    from kitteh.gallery import get_image
     from kitteh.storage import get_storage
 
     settings = Settings.from_env()

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, NullPool, create_engine, select
 
 from bench.common import IMAGES_DIR
 from bench.report import latency, latency_table
+from kitteh.formats import JPEG
 from localcloud.harness import PrivateStack, RecordingInvoker, localstack_problem
 from models import Image, ImageStatus
 
@@ -78,13 +79,13 @@ def _upload_once(
 ) -> dict[str, float]:
     """One presigned upload, timed from S3's answer to the row reading ``ready``."""
     t_grant = time.perf_counter()
-    body = {"filename": IMAGE.name, "content_type": "image/jpeg", "size": len(data)}
+    body = {"filename": IMAGE.name, "content_type": JPEG.content_type, "size": len(data)}
     response = client.post("/api/uploads", json=body)
     if response.status_code != 201:
         raise RuntimeError(f"POST /api/uploads: {response.status_code} {response.get_data()!r}")
     grant = response.get_json()
     t_post = time.perf_counter()
-    file = {"file": (IMAGE.name, data, "image/jpeg")}
+    file = {"file": (IMAGE.name, data, JPEG.content_type)}
     answer = http.post(grant["url"], data=grant["fields"], files=file, timeout=60)
     t0 = time.perf_counter()
     if answer.status_code not in (200, 201, 204):

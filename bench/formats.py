@@ -41,6 +41,7 @@ from bench.common import IMAGES_DIR, run_json
 from bench.report import check, num, table
 from bench.resize import SSIM_KIND, Reference, measure_methods
 from kitteh import imaging
+from kitteh.formats import JPEG
 from kitteh.imaging import Encoding
 
 TIME_INPUT = "phone12.jpg"
@@ -103,7 +104,7 @@ def measure(name: str) -> dict[str, Any]:
             "encode_ms": _median_cpu_ms(partial(_encode_all, pictures, encoding)),
             "served": {k: encoding is None or encoding.content_type in served[k] for k in outputs},
         }
-    if row["fallback"] == "image/jpeg":
+    if row["fallback"] == JPEG.content_type:
         row["calibration"] = {
             label: _calibrate_on(pictures, ref, encoding, row["formats"]["fallback"]["ssim_300"])
             for label, encoding in CALIBRATED.items()
@@ -209,7 +210,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     time, and each shipped quality against its calibration."""
     part = results["formats"]
     rows = {n: r for n, r in part["inputs"].items() if "error" not in r}
-    photos = {n: r for n, r in rows.items() if r["fallback"] == "image/jpeg"}
+    photos = {n: r for n, r in rows.items() if r["fallback"] == JPEG.content_type}
     checks = []
     for name, row in photos.items():
         jpeg, avif = (row["formats"][f]["bytes"][SSIM_KIND] for f in ("fallback", "avif"))

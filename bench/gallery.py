@@ -20,7 +20,8 @@ from sqlalchemy import Engine, event, insert, text
 from bench.report import check, latency, latency_table, num, table
 from kitteh import names
 from kitteh.db import get_engine
-from kitteh.images import encode_cursor
+from kitteh.formats import JPEG
+from kitteh.gallery import encode_cursor
 from models import Image, ImageStatus, Variant
 
 ROWS = 10_000
@@ -38,7 +39,7 @@ DEEP_PAGE_RATIO = 1.5
 PHOTO = {
     "status": ImageStatus.READY.value,
     "error": None,
-    "content_type": "image/jpeg",
+    "content_type": JPEG.content_type,
     "width": 4032,
     "height": 3024,
     "bytes": 3_200_000,
@@ -128,7 +129,9 @@ def seed(engine: Engine) -> list[str]:
         )
         for v in VARIANTS:
             object_key = f"variants/bench{i:08d}/{v['kind']}.jpg"
-            variants.append({"image_id": i, "key": object_key, "content_type": "image/jpeg", **v})
+            variants.append(
+                {"image_id": i, "key": object_key, "content_type": JPEG.content_type, **v}
+            )
     with engine.begin() as connection:
         connection.execute(insert(Image), images)
         connection.execute(insert(Variant), variants)

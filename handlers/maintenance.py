@@ -11,7 +11,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from kitteh import images
+from kitteh import processing
 from kitteh.config import Settings
 from kitteh.db import transaction
 from kitteh.logs import configure_logging
@@ -29,12 +29,12 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     storage = get_storage(Settings.from_env())
     older_than = timedelta(seconds=storage.settings.presign_expiry) + GRACE
     with transaction(storage.settings.database_url) as session:
-        stale = images.stale_pending_ids(session, older_than=older_than)
+        stale = processing.stale_pending_ids(session, older_than=older_than)
     settled: dict[str, list[str]] = {"ready": [], "failed": [], "pending": []}
     for image_id in stale:
         try:
             with transaction(storage.settings.database_url) as session:
-                image = images.settle_pending(session, storage, image_id)
+                image = processing.settle_pending(session, storage, image_id)
                 if image is not None:
                     settled[image.status].append(image.name)
         except Exception:

@@ -17,8 +17,8 @@ from kitteh.aws import sqs_client
 from kitteh.config import Settings
 from kitteh.db import transaction
 from kitteh.events import MalformedEvent, S3Event, S3Record, SQSEvent, is_sqs_event
-from kitteh.images import process_original
 from kitteh.logs import configure_logging
+from kitteh.processing import process_original
 from kitteh.storage import get_storage
 
 log = logging.getLogger(__name__)

@@ -9,14 +9,14 @@ keeps it warm between invocations, and tests can point at a fresh database by UR
   commits when the block ends and rolls back if it raises;
 * a view gets the request's session (``views.get_session``) and commits what it
   writes; the session is closed when the request ends;
-* the core (:mod:`kitteh.images`) works in the session it is given: it adds and
-  flushes, and never commits or rolls back the caller's work,
+* the core (:mod:`kitteh.uploads`, :mod:`kitteh.processing`, ...) works in the session
+  it is given: it adds and flushes, and never commits or rolls back the caller's work,
 
 with one named exception, :func:`commit_before_object_exists`: the row of an
 original is committed before its object can exist, because S3 may deliver the
 object's event to the resize function before the request that stored it returns,
 and the function must find the row. Its undo belongs to the same exception:
-:func:`kitteh.images.withdraw_upload` deletes and commits that row again when the
+:func:`kitteh.uploads.withdraw_upload` deletes and commits that row again when the
 object could not be stored. The core functions that commit say so; they are called
 with a request's session, never inside :func:`transaction`.
 """

@@ -3,9 +3,8 @@
 The work is arranged so that one original costs as little as possible on a
 Lambda's single vCPU:
 
-* JPEGs are decoded at reduced size (``Image.draft``: libjpeg scales by 1/2, 1/4
-  or 1/8 inside the DCT), never smaller than the largest variant needs. Draft has
-  to happen before anything loads the pixels, so it comes before EXIF orientation.
+* JPEGs are decoded at reduced size, never smaller than the largest variant needs
+  (:func:`kitteh.decoding.decode`, which also opens every original within bounds).
 * The image is decoded once and the sizes cascade 600 → 300 → 90, each from the
   previous one.
 * Colour management runs on the 600 px image, not on millions of pixels.
@@ -21,56 +20,24 @@ Flask or Lambda, so the benchmarks time exactly what the handler runs.
 from __future__ import annotations
 
 import io
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import IO, Any
+from typing import Any
 
-from PIL import AvifImagePlugin, Image, ImageCms, ImageOps, UnidentifiedImageError, WebPImagePlugin
+from PIL import AvifImagePlugin, Image, ImageCms, WebPImagePlugin
 
-from kitteh import metadata
+from kitteh import decoding, formats, metadata
 from kitteh.config import DEFAULT_MAX_PIXELS
 
 # Registered here, so that saving WebP or AVIF needs no Image.init(), which imports
 # every one of Pillow's plugins (~50 ms of a cold start).
 _ENCODER_PLUGINS = (AvifImagePlugin, WebPImagePlugin)
-#: The ISO-BMFF brands of HEIF files (ftyp, bytes 8-12), as pi-heif recognises them.
-_HEIF_BRANDS = frozenset(
-    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
-)
 
 #: Variant kind → the N of its N×N bounding box, largest first: the cascade order.
 #: The one definition of the kinds; the models store any of them in ``Variant.kind``.
 SIZES: tuple[tuple[str, int], ...] = (("monstrous", 600), ("large", 300), ("tiny", 90))
 #: The kinds in display order, smallest first.
 VARIANT_KINDS: tuple[str, ...] = tuple(kind for kind, _box in reversed(SIZES))
-
-#: Formats we accept, by what Pillow detects in the bytes (never by file name).
-#: MPO is how Pillow names the multi-picture JPEGs many phones write; HEIF is
-#: refined to image/heic for HEVC-coded files (:func:`_content_type`).
-CONTENT_TYPES: dict[str, str] = {
-    "JPEG": "image/jpeg",
-    "MPO": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-    "HEIF": "image/heif",
-    "AVIF": "image/avif",
-}
-ACCEPTED_CONTENT_TYPES = frozenset(CONTENT_TYPES.values()) | {"image/heic"}
-#: What a browser that knows no type for a file is trusted to mean by its extension.
-CONTENT_TYPES_BY_EXTENSION: dict[str, str] = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".webp": "image/webp",
-    ".gif": "image/gif",
-    ".heic": "image/heic",
-    ".heif": "image/heif",
-    ".avif": "image/avif",
-}
 
 JPEG_QUALITY = 85
 PNG_COMPRESS_LEVEL = 6
@@ -88,6 +55,22 @@ class Encoding:
     #: The codec's own options (libavif passes them to libaom), as ``advanced``.
     codec_options: tuple[tuple[str, str], ...] = ()
 
+    @classmethod
+    def of(
+        cls,
+        image_format: formats.Format,
+        settings: tuple[tuple[str, int], ...],
+        codec_options: tuple[tuple[str, str], ...] = (),
+    ) -> Encoding:
+        """The encoding of a row of :mod:`kitteh.formats`, with these encoder settings."""
+        return cls(
+            image_format.content_type,
+            image_format.extension,
+            image_format.pillow_format,
+            settings,
+            codec_options,
+        )
+
     def describe(self) -> str:
         options = (*self.settings, *self.codec_options)
         return " ".join([self.extension, *(f"{key}={value}" for key, value in options)])
@@ -101,58 +84,10 @@ class Encoding:
 #: under the JPEG.
 #: WebP (libwebp, method 4) needs quality 91 there and then outweighs the JPEG on most
 #: sizes, so it is served only where it comes out smaller.
-AVIF = Encoding("image/avif", "avif", "AVIF", (("quality", 74), ("speed", 6)), (("tune", "ssim"),))
-WEBP = Encoding("image/webp", "webp", "WEBP", (("quality", 91), ("method", 4)))
+AVIF = Encoding.of(formats.AVIF, (("quality", 74), ("speed", 6)), (("tune", "ssim"),))
+WEBP = Encoding.of(formats.WEBP, (("quality", 91), ("method", 4)))
 #: Best first: the order of a ``<picture>``'s sources and of the API's ``sources``.
 MODERN_ENCODINGS: tuple[Encoding, ...] = (AVIF, WEBP)
-
-#: EXIF orientations 5–8 turn the picture by 90°, swapping width and height.
-_TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
-_EXIF_ORIENTATION = 0x0112
-
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
-
-
-class ImageError(ValueError):
-    """The bytes are not an image we can use; retrying cannot help."""
-
-    #: HTTP status an upload endpoint answers with.
-    status_code = 422
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class NotAnImage(ImageError):
-    status_code = 415
-
-
-class UnsupportedFormat(ImageError):
-    status_code = 415
-
-
-class TooManyPixels(ImageError):
-    status_code = 413
-
-
-class CorruptImage(ImageError):
-    status_code = 422
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    """What the header of an original says, before any pixel is decoded."""
-
-    content_type: str
-    #: Upright size, after EXIF orientation.
-    width: int
-    height: int
-    #: The EXIF orientation (1 to 8; 1 when there is none).
-    orientation: int = 1
-
-
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}
 
 
 @dataclass(frozen=True)
@@ -164,7 +99,7 @@ class Encoded:
 
     @property
     def extension(self) -> str:
-        return EXTENSIONS[self.content_type]
+        return formats.of(self.content_type).extension
 
 
 @dataclass(frozen=True)
@@ -182,7 +117,7 @@ class Rendition:
 
     @property
     def extension(self) -> str:
-        return EXTENSIONS[self.content_type]
+        return formats.of(self.content_type).extension
 
 
 def recipe(encodings: tuple[Encoding, ...] = MODERN_ENCODINGS) -> str:
@@ -209,25 +144,7 @@ def fit_within(width: int, height: int, box: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def inspect(source: bytes | IO[bytes], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
-    """Identify an original from its header alone.
-
-    :raise NotAnImage: the bytes are empty or not an image at all.
-    :raise UnsupportedFormat: an image, but not one of :data:`CONTENT_TYPES`.
-    :raise TooManyPixels: decoding it would take more than ``max_pixels`` pixels.
-    """
-    with _open(source, max_pixels) as image:
-        width, height = _upright_size(image)
-        orientation = _orientation(image)
-        return ImageInfo(
-            _content_type(image),
-            width,
-            height,
-            orientation if 1 <= orientation <= 8 else 1,
-        )
-
-
-def public_original(data: bytes, info: ImageInfo) -> bytes:
+def public_original(data: bytes, info: decoding.ImageInfo) -> bytes:
     """``data`` as it may be shared: no location, device or owner metadata.
 
     Lossless (:func:`kitteh.metadata.strip_metadata`): the same compressed pixels,
@@ -240,38 +157,37 @@ def public_original(data: bytes, info: ImageInfo) -> bytes:
     """
     try:
         clean = metadata.strip_metadata(data, info.content_type, info.orientation)
-        if inspect(clean, max_pixels=info.width * info.height) == info:
+        if decoding.inspect(clean, max_pixels=info.width * info.height) == info:
             return clean
-    except (metadata.UnreadableStructure, ImageError):
+    except (metadata.UnreadableStructure, decoding.ImageError):
         pass
-    if info.content_type not in _REENCODABLE:
-        raise ImageError(
+    if not formats.of(info.content_type).reencodable:
+        raise decoding.ImageError(
             "its location and camera details could not be removed safely, so it cannot "
             "be shared; save it as a JPEG and upload that"
         )
     return _reencoded(data, info)
 
 
-#: Originals :func:`_reencoded` can write in their own format.
-_REENCODABLE = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+def _reencoded(data: bytes, info: decoding.ImageInfo) -> bytes:
+    """The picture encoded afresh in its own format, with its orientation and no metadata.
 
-
-def _reencoded(data: bytes, info: ImageInfo) -> bytes:
-    """The picture encoded afresh in its own format, with its orientation and no metadata."""
+    Only for a format the table calls :attr:`~kitteh.formats.Format.reencodable`.
+    """
+    own = formats.of(info.content_type)
     exif = Image.Exif()
     if info.orientation != 1:
-        exif[_EXIF_ORIENTATION] = info.orientation
+        exif[metadata.ORIENTATION_TAG] = info.orientation
     buffer = io.BytesIO()
     with Image.open(io.BytesIO(data)) as image:
         image.load()
         image.info = {key: value for key, value in image.info.items() if key == "icc_profile"}
-        if info.content_type == "image/jpeg":
-            image.save(buffer, "JPEG", quality=95, exif=exif.tobytes())
-        elif info.content_type == "image/gif":
-            image.save(buffer, "GIF", save_all=True)
-        else:
-            fmt = "WEBP" if info.content_type == "image/webp" else "PNG"
-            image.save(buffer, fmt, exif=exif.tobytes(), save_all=fmt == "WEBP")
+        if own is formats.JPEG:
+            image.save(buffer, own.pillow_format, quality=95, exif=exif.tobytes())
+        elif own is formats.GIF:
+            image.save(buffer, own.pillow_format, save_all=True)
+        else:  # PNG, or an animated WebP kept whole
+            image.save(buffer, own.pillow_format, exif=exif.tobytes(), save_all=own is formats.WEBP)
     return buffer.getvalue()
 
 
@@ -289,8 +205,8 @@ def render_variants(
     (default :data:`MODERN_ENCODINGS`; ``()`` for none) that came out smaller than
     that fallback: a browser is never sent more bytes for the same picture.
 
-    :raise ImageError: the data is not a usable image (see :func:`inspect`), or
-        it is truncated or corrupt (:class:`CorruptImage`).
+    :raise kitteh.decoding.ImageError: the data is not a usable image (see
+        :func:`kitteh.decoding.inspect`), or it is truncated or corrupt (``CorruptImage``).
     """
     encodings = MODERN_ENCODINGS if encodings is None else encodings
     renditions = []
@@ -318,18 +234,18 @@ def resize(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[tuple[s
 
     :raise ImageError: as :func:`render_variants`.
     """
-    with _open(data, max_pixels) as image:
-        upright = _upright_size(image)
+    with decoding.open_bounded(data, max_pixels) as image:
+        upright = decoding.upright_size(image)
         targets = [(kind, fit_within(*upright, box)) for kind, box in SIZES]
         try:
-            working = _decode(image, upright, targets[0][1])
+            working = _normalise_mode(decoding.decode(image, upright, targets[0][1]))
             if working.size != targets[0][1]:
                 # Done inside the block so the full decoded frame is freed at once.
                 working = _first_step(working, targets[0][1])
             elif working is image:
                 working = image.copy()  # small original: must outlive the closed file
-        except _DECODE_ERRORS as exc:
-            raise CorruptImage(f"the image data is truncated or corrupt ({exc})") from exc
+        except decoding.DECODE_ERRORS as exc:
+            raise decoding.CorruptImage(f"the image data is truncated or corrupt ({exc})") from exc
 
     pictures = []
     for kind, size in targets:
@@ -352,110 +268,10 @@ def encode(image: Image.Image, encoding: Encoding) -> bytes:
     """
     buffer = io.BytesIO()
     options: dict[str, Any] = dict(encoding.settings)
-    if encoding.pillow_format == "AVIF":
+    if encoding.pillow_format == formats.AVIF.pillow_format:
         options.update(max_threads=1, advanced=encoding.codec_options)
     image.save(buffer, encoding.pillow_format, **options)
     return buffer.getvalue()
-
-
-@contextmanager
-def _open(source: bytes | IO[bytes], max_pixels: int) -> Iterator[Image.Image]:
-    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
-    if _is_empty(stream):
-        raise NotAnImage("the file is empty")
-    _read_heif_if_it_is(stream)
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns between its limit and twice its limit; we refuse.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(stream)
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise TooManyPixels(f"the image has too many pixels ({exc})") from exc
-    except UnidentifiedImageError as exc:
-        raise NotAnImage("the file is not an image") from exc
-    except _DECODE_ERRORS as exc:
-        raise CorruptImage(f"the image header is corrupt ({exc})") from exc
-    with image:
-        if image.format not in CONTENT_TYPES:
-            raise UnsupportedFormat(
-                f"{image.format} images are not supported; use JPEG, PNG, WebP, GIF, HEIC or AVIF"
-            )
-        width, height = image.size
-        if width * height > max_pixels:
-            raise TooManyPixels(
-                f"the image is {width}x{height} pixels; the limit is {max_pixels:,} pixels"
-            )
-        yield image
-
-
-def _content_type(image: Image.Image) -> str:
-    if image.format == "HEIF":
-        # libheif's word, from the brand: image/heic for HEVC-coded files (iPhones).
-        mimetype = getattr(image, "custom_mimetype", None)
-        return mimetype if mimetype in ("image/heic", "image/heif") else "image/heif"
-    return CONTENT_TYPES[image.format or ""]
-
-
-def _is_empty(stream: IO[bytes]) -> bool:
-    position = stream.tell()
-    empty = not stream.read(1)
-    stream.seek(position)
-    return empty
-
-
-def _read_heif_if_it_is(stream: IO[bytes]) -> None:
-    """Teach Pillow HEIF when an original is one: pi-heif's import is 20 ms of a cold start."""
-    position = stream.tell()
-    head = stream.read(12)
-    stream.seek(position)
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
-        _register_heif()
-
-
-@lru_cache(maxsize=1)
-def _register_heif() -> None:
-    """HEIC/HEIF originals (iPhones) through pi-heif.
-
-    pi-heif is pillow-heif built without its HEVC encoder: 1.2 MB of package instead
-    of 4.9. libheif applies the container's turn (irot/imir) and pi-heif sets the
-    EXIF orientation to 1, so nothing is turned twice. Thumbnails, depth maps and
-    auxiliary images are never used: not read.
-    """
-    import pi_heif
-
-    pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
-
-
-def _orientation(image: Image.Image) -> int:
-    try:
-        return int(image.getexif().get(_EXIF_ORIENTATION, 1))
-    except _DECODE_ERRORS:
-        return 1  # unreadable EXIF must not make a good picture unusable
-
-
-def _upright_size(image: Image.Image) -> tuple[int, int]:
-    width, height = image.size
-    if _orientation(image) in _TRANSPOSING_ORIENTATIONS:
-        return height, width
-    return width, height
-
-
-def _decode(image: Image.Image, upright: tuple[int, int], largest: tuple[int, int]) -> Image.Image:
-    """Decode as little as the largest rendition needs, upright, in a mode we can encode."""
-    if image.format in ("JPEG", "MPO"):
-        needed = largest
-        if upright != image.size:  # draft works in stored orientation
-            needed = (largest[1], largest[0])
-        width, height = image.size
-        # libjpeg's 1/8 scale keeps only each block's DC term (an 8x8 box average):
-        # too blurry unless at least 2x of real resampling follows. Else stop at 1/4.
-        if min(width // needed[0], height // needed[1]) < 16:
-            needed = (max(needed[0], width // 4), max(needed[1], height // 4))
-        image.draft(image.mode, needed)
-    image.seek(0)  # the first frame of an animation
-    image.load()
-    ImageOps.exif_transpose(image, in_place=True)  # no full-size copy
-    return _normalise_mode(image)
 
 
 def _first_step(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -471,6 +287,7 @@ def _first_step(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:
+    """The decoded frame in a mode the encoders take: L, RGB, or RGBA if it has real alpha."""
     if image.mode in ("RGB", "L"):
         return image
     if image.mode == "CMYK":
@@ -524,7 +341,7 @@ def encode_fallback(image: Image.Image) -> Encoded:
     """Write ``image`` as the fallback every browser takes: JPEG, or PNG if it has alpha."""
     buffer = io.BytesIO()
     if image.mode == "RGBA":
-        image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
-        return Encoded("image/png", buffer.getvalue())
-    image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
-    return Encoded("image/jpeg", buffer.getvalue())
+        image.save(buffer, formats.PNG.pillow_format, compress_level=PNG_COMPRESS_LEVEL)
+        return Encoded(formats.PNG.content_type, buffer.getvalue())
+    image.save(buffer, formats.JPEG.pillow_format, quality=JPEG_QUALITY, optimize=True)
+    return Encoded(formats.JPEG.content_type, buffer.getvalue())

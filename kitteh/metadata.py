@@ -12,13 +12,17 @@ overwritten where they lie.
 Kept, because the picture would look different without them: the EXIF orientation
 (rewritten as a minimal EXIF block holding nothing else), ICC colour profiles,
 JFIF/Adobe colour-transform markers, PNG gamma/chroma/sRGB/physical-size chunks,
-animation control. Pure bytes in, bytes out: no Pillow, no I/O.
+animation control. Pure bytes in, bytes out: no Pillow, no I/O. Which walk a file
+gets is its format's ``container`` in :mod:`kitteh.formats`.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
+
+from kitteh import formats
 
 #: The EXIF tag of the orientation, the only tag kept.
 ORIENTATION_TAG = 0x0112
@@ -32,11 +36,12 @@ def strip_metadata(data: bytes, content_type: str, orientation: int = 1) -> byte
     """Return ``data`` without its private metadata, keeping ``orientation``.
 
     :raise UnreadableStructure: the file is truncated or not laid out as its type says.
-    :raise ValueError: ``content_type`` is not JPEG, PNG, WebP, GIF, HEIC/HEIF or AVIF.
+    :raise ValueError: ``content_type`` is not a format of :mod:`kitteh.formats`.
     """
-    strip = _STRIPPERS.get(content_type)
-    if strip is None:
+    image_format = formats.BY_CONTENT_TYPE.get(content_type)
+    if image_format is None:
         raise ValueError(f"no metadata stripper for {content_type}")
+    strip = _STRIPPERS[image_format.container]
     try:
         return strip(data, orientation)
     except (IndexError, struct.error) as exc:
@@ -364,12 +369,11 @@ def _overwrite(out: bytearray, extents: list[tuple[int, int]], payload: bytes, p
         stream = stream[length:]
 
 
-_STRIPPERS = {
-    "image/jpeg": _strip_jpeg,
-    "image/png": _strip_png,
-    "image/webp": _strip_webp,
-    "image/gif": _strip_gif,
-    "image/heic": _strip_isobmff,
-    "image/heif": _strip_isobmff,
-    "image/avif": _strip_isobmff,
+#: The walk of each file layout a format's metadata can lie in.
+_STRIPPERS: dict[formats.Container, Callable[[bytes, int], bytes]] = {
+    "jpeg": _strip_jpeg,
+    "png": _strip_png,
+    "webp": _strip_webp,
+    "gif": _strip_gif,
+    "isobmff": _strip_isobmff,
 }

@@ -2,7 +2,7 @@
 
 ``SublimeDandelionUkrainianLevkoy`` is easier to say, type and remember than a
 UUID, and still unique: the database's unique constraint on the folded name is
-the guarantee (see :func:`kitteh.images.create_image`); the size of the name
+the guarantee (see :func:`kitteh.uploads.create_image`); the size of the name
 space only keeps collisions, and so retries, rare.
 """
 

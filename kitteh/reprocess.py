@@ -2,8 +2,9 @@
 
 ``flask kitteh reprocess`` is a thin wrapper over :func:`select_images` and
 :func:`reprocess`. Each image is rendered in a transaction of its own by
-:func:`kitteh.images.process_original`, and an image whose variants were made by
-today's recipe (:data:`kitteh.imaging.RECIPE`) is skipped unless forced. So a run
+:func:`kitteh.processing.process_original`, and an image whose variants were made by
+today's recipe (:data:`kitteh.imaging.RECIPE`) is skipped unless forced
+(:func:`kitteh.processing.needs_render`); a failed one is tried again. So a run
 can be stopped at any point and started again (it does only what is left), and a
 second run after a complete one changes nothing. Changing the sizes or the formats
 changes the recipe: the same command then renders every image again.
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from kitteh import imaging, names
 from kitteh.db import transaction
-from kitteh.images import is_current, process_original
+from kitteh.processing import needs_render, process_original
 from kitteh.storage import Storage
 from models import Image, ImageStatus
 
@@ -106,7 +107,10 @@ def reprocess_one(storage: Storage, image_id: int, *, force: bool = False) -> Ou
             return Outcome(str(image_id), Result.GONE)
         if image.status == ImageStatus.PENDING:
             return Outcome(image.name, Result.PENDING, "not processed yet; its own event will")
-        if not force and is_current(image):
+        # Failed images are tried again: a reprocess is how a better decoder reaches them.
+        # Storage is not asked here (etag None); process_original compares ETags as it renders.
+        wanted = image.status == ImageStatus.FAILED or needs_render(image, None, force)
+        if not wanted:
             return Outcome(image.name, Result.CURRENT)
         name = image.name
         if process_original(session, storage, image.original_key, force=True) is None:

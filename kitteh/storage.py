@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from botocore.exceptions import ClientError
 
+from kitteh import formats
 from kitteh.aws import BACKGROUND, CallBudget, is_not_found, s3_client
 from kitteh.config import Settings
 
@@ -111,7 +112,7 @@ class Storage:
 
     def public_original_key(self, original_key: str, content_type: str) -> str:
         """The original as served: metadata stripped, beside the variants."""
-        return self.variant_key(original_key, "original", _EXTENSIONS[content_type])
+        return self.variant_key(original_key, "original", formats.of(content_type).extension)
 
     # Objects ----------------------------------------------------------------
 
@@ -211,7 +212,7 @@ class Storage:
         else:
             media = _origin(self.variant_url(f"{self.settings.variants_prefix}origin-probe"))
         probe = f"{self.settings.originals_prefix}origin-probe"
-        upload = _origin(self.presigned_post(probe, "image/jpeg", 1)["url"])
+        upload = _origin(self.presigned_post(probe, formats.JPEG.content_type, 1)["url"])
         return BrowserOrigins(media=media, upload=upload)
 
     def variant_url(self, key: str) -> str:
@@ -273,16 +274,6 @@ class Storage:
 
 
 _GRANTED_STEM = re.compile(r"[0-9a-f]{32}")
-#: File extension of each content type an original may have.
-_EXTENSIONS = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/webp": "webp",
-    "image/gif": "gif",
-    "image/heic": "heic",
-    "image/heif": "heif",
-    "image/avif": "avif",
-}
 
 
 @dataclass(frozen=True)

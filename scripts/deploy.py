@@ -53,6 +53,7 @@ from kitteh import wiring
 from kitteh.aws import control_client, error_code, s3_client, sqs_client
 from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
+from kitteh.formats import JPEG
 from kitteh.stage import (
     SETTINGS_FILE,
     Stage,
@@ -315,7 +316,7 @@ def smoke_test(ctx: Context, base_url: str) -> None:
     say("    GET /healthz: 200")
 
     picture = smoke_picture()
-    request = {"filename": SMOKE_TEST_NAME, "content_type": "image/jpeg", "size": len(picture)}
+    request = {"filename": SMOKE_TEST_NAME, "content_type": JPEG.content_type, "size": len(picture)}
     status, body = http(
         "POST",
         f"{base_url}/api/uploads",
@@ -325,7 +326,7 @@ def smoke_test(ctx: Context, base_url: str) -> None:
     grant = _json(status, body, "POST /api/uploads")
     if status != 201:
         raise StepFailed(f"POST /api/uploads answered {status}: {grant}", doctor)
-    form, content_type = _multipart(grant["fields"], SMOKE_TEST_NAME, picture, "image/jpeg")
+    form, content_type = _multipart(grant["fields"], SMOKE_TEST_NAME, picture, JPEG.content_type)
     status, body = http("POST", grant["url"], form, {"Content-Type": content_type})
     if status not in (200, 201, 204):
         raise StepFailed(f"the presigned POST to S3 answered {status}: {body[:300]!r}", doctor)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageOps
 
-from kitteh import imaging
+from kitteh import decoding
 
 #: Compared at this size, in grey: enough to tell a turn, cheap, blind to JPEG noise.
 _BOX = 48
@@ -107,7 +107,7 @@ def with_private_metadata(photo: bytes, image_format: str) -> bytes:
 
 def private_metadata_in(data: bytes) -> list[str]:
     """The private things ``data`` still carries, by name; empty when it is clean."""
-    imaging.inspect(data)  # teaches Pillow HEIF when it is one, as the app does
+    decoding.inspect(data)  # teaches Pillow HEIF when it is one, as the app does
     found = []
     with Image.open(io.BytesIO(data)) as picture:
         exif = picture.getexif()

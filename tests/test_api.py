@@ -37,7 +37,7 @@ def deliver(settings: Settings, name: str, client: FlaskClient) -> dict[str, Any
 
 def storage_key_of(settings: Settings, resource: dict[str, Any]) -> str:
     from kitteh.db import transaction
-    from kitteh.images import get_image
+    from kitteh.gallery import get_image
 
     with transaction(settings.database_url) as session:
         image = get_image(session, resource["name"])
@@ -320,12 +320,12 @@ def test_unexpected_errors_are_json_500s(
     settings: Settings, storage: Storage, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app import create_app
-    from kitteh import images
+    from kitteh import gallery
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(images, "list_images", broken)
+    monkeypatch.setattr(gallery, "list_images", broken)
     # Not TESTING: Flask would re-raise instead of answering as in production.
     app = create_app(settings, storage)
     response = app.test_client().get("/api/images")

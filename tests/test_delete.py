@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from handlers.resize import handler
-from kitteh import images, tokens
+from kitteh import processing, tokens
 from kitteh.config import Settings
 from kitteh.db import transaction
 from kitteh.storage import Storage
@@ -304,14 +304,14 @@ def test_an_image_deleted_while_its_event_is_processed_leaves_nothing_behind(
     # GIVEN an upload whose uploader deletes it while the resize function is rendering it
     created = upload(client, photo)
     key = original_key(settings, created["name"])
-    judge = images._judge
+    judge = processing._judge
 
     def judge_then_delete(*args: Any, **kwargs: Any) -> Any:
         verdict = judge(*args, **kwargs)  # variants and the served original written
         assert delete(client, created["name"], created["delete_token"]).status_code == 204
         return verdict
 
-    monkeypatch.setattr(images, "_judge", judge_then_delete)
+    monkeypatch.setattr(processing, "_judge", judge_then_delete)
 
     # WHEN the rendering ends
     [outcome] = handler(make_s3_event(settings.bucket, key), LambdaContext())["processed"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageCms, ImageFile, ImageStat
 
-from kitteh import imaging
+from kitteh import decoding, imaging
 from tests.conftest import PHOTOS
 from tests.icc import matrix_profile
 from tests.pictures import assert_upright, iphone_heic
@@ -141,19 +141,19 @@ def test_animated_gif_uses_the_first_frame() -> None:
 @pytest.mark.parametrize(
     ("data", "error", "reason"),
     [
-        (b"", imaging.NotAnImage, "empty"),
-        (b"%PDF-1.4 not a cat", imaging.NotAnImage, "not an image"),
-        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", imaging.NotAnImage, "not an image"),
+        (b"", decoding.NotAnImage, "empty"),
+        (b"%PDF-1.4 not a cat", decoding.NotAnImage, "not an image"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", decoding.NotAnImage, "not an image"),
     ],
 )
 def test_non_images_are_refused(data: bytes, error: type[Exception], reason: str) -> None:
     with pytest.raises(error, match=reason):
-        imaging.inspect(data)
+        decoding.inspect(data)
 
 
 def test_unsupported_formats_are_refused() -> None:
     tiff = encoded(Image.new("RGB", (10, 10)), "TIFF")
-    with pytest.raises(imaging.UnsupportedFormat, match="TIFF images are not supported"):
+    with pytest.raises(decoding.UnsupportedFormat, match="TIFF images are not supported"):
         imaging.render_variants(tiff)
 
 
@@ -175,20 +175,20 @@ def test_decompression_bombs_are_refused_before_decoding(decoding_forbidden: Non
     assert 50_000_000 < 9000 * 6000 < Image.MAX_IMAGE_PIXELS
 
     # THEN both entry points refuse it from the header, without decoding a pixel
-    for check in (imaging.inspect, imaging.render_variants):
-        with pytest.raises(imaging.TooManyPixels, match="the limit is 50,000,000 pixels"):
+    for check in (decoding.inspect, imaging.render_variants):
+        with pytest.raises(decoding.TooManyPixels, match="the limit is 50,000,000 pixels"):
             check(bomb, max_pixels=50_000_000)
 
 
 def test_images_beyond_pillows_own_limit_are_refused_too(decoding_forbidden: None) -> None:
     bomb = encoded(Image.new("1", (20_000, 20_000)), "PNG", optimize=True)
-    with pytest.raises(imaging.TooManyPixels, match="pixels"):
-        imaging.inspect(bomb, max_pixels=10**9)
+    with pytest.raises(decoding.TooManyPixels, match="pixels"):
+        decoding.inspect(bomb, max_pixels=10**9)
 
 
 def test_truncated_jpeg_is_reported_as_corrupt() -> None:
     photo = (PHOTOS / "exif-Landscape_1.jpg").read_bytes()
-    with pytest.raises(imaging.CorruptImage, match="truncated or corrupt"):
+    with pytest.raises(decoding.CorruptImage, match="truncated or corrupt"):
         imaging.render_variants(photo[: len(photo) // 2])
 
 
@@ -210,7 +210,7 @@ def test_iphone_heic_is_accepted_and_comes_out_upright(name: str) -> None:
 
     # THEN it is recognised from its bytes, upright, and made into the usual web sizes
     upright = (1800, 1200) if landscape else (1200, 1800)
-    assert imaging.inspect(heic) == imaging.ImageInfo("image/heic", *upright)
+    assert decoding.inspect(heic) == decoding.ImageInfo("image/heic", *upright)
     renditions = imaging.render_variants(heic)
     assert [(r.kind, r.width, r.height, r.content_type) for r in renditions] == [
         (kind, *(size if landscape else size[::-1]), "image/jpeg")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from handlers.maintenance import handler
-from kitteh import images
+from kitteh import gallery, uploads
 from kitteh.db import get_sessionmaker, transaction
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
@@ -27,7 +27,7 @@ def backdate(database_url: str, name: str, hours: float) -> None:
 
 def status_of(database_url: str, name: str) -> tuple[str, str | None]:
     with transaction(database_url) as session:
-        image = images.get_image(session, name)
+        image = gallery.get_image(session, name)
         assert image is not None
         return image.status, image.error
 
@@ -36,15 +36,15 @@ def test_abandoned_lost_and_fresh_uploads(storage: Storage, database: str, photo
     # A plain session, as a request has: these calls commit their rows themselves.
     with get_sessionmaker(database)() as session:
         # GIVEN a presigned upload the browser never sent ...
-        abandoned = images.create_presigned_upload(
+        abandoned = uploads.create_presigned_upload(
             session, storage, filename="gone.jpg", content_type="image/jpeg", size=10
         ).image.name
         # ... an upload whose object-created event was lost ...
-        lost = images.upload_original(
+        lost = uploads.upload_original(
             session, storage, stream=io.BytesIO(photo), filename="lost.jpg"
         ).name
         # ... and an upload still within its link's lifetime
-        fresh = images.create_presigned_upload(
+        fresh = uploads.create_presigned_upload(
             session, storage, filename="soon.jpg", content_type="image/jpeg", size=10
         ).image.name
     backdate(database, abandoned, hours=2)

@@ -8,7 +8,7 @@ import struct
 import pytest
 from PIL import Image, ImageCms, ImageSequence
 
-from kitteh import imaging
+from kitteh import decoding, imaging
 from kitteh.metadata import UnreadableStructure, strip_metadata
 from tests.conftest import PHOTOS
 from tests.pictures import (
@@ -29,7 +29,7 @@ def pixels_and_frames(data: bytes) -> list[bytes]:
 
 
 def clean(data: bytes, orientation: int = 6) -> bytes:
-    info = imaging.inspect(data)
+    info = decoding.inspect(data)
     assert info.orientation == orientation
     return strip_metadata(data, info.content_type, info.orientation)
 
@@ -204,19 +204,19 @@ def unwalkable(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("unwalkable")
 def test_an_original_that_cannot_be_walked_is_reencoded_clean() -> None:
     private = with_private_metadata(PHOTO, "JPEG")
-    info = imaging.inspect(private)
+    info = decoding.inspect(private)
 
     public = imaging.public_original(private, info)
 
     assert private_metadata_in(public) == []
-    assert imaging.inspect(public) == info  # same size, type and orientation
+    assert decoding.inspect(public) == info  # same size, type and orientation
 
 
 @pytest.mark.usefixtures("unwalkable")
 def test_a_heif_whose_metadata_cannot_be_found_is_refused_not_served_as_it_is() -> None:
     # No HEVC encoder ships (pi-heif decodes only): such a file cannot be written afresh.
     private = with_private_metadata(PHOTO, "HEIF")
-    info = imaging.inspect(private)
+    info = decoding.inspect(private)
 
-    with pytest.raises(imaging.ImageError, match="could not be removed"):
+    with pytest.raises(decoding.ImageError, match="could not be removed"):
         imaging.public_original(private, info)

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import Session
 
-from kitteh import images, names
+from kitteh import gallery, names, uploads
 from kitteh.db import transaction
-from kitteh.images import NameSpaceExhausted, create_image
+from kitteh.uploads import NameSpaceExhausted, create_image
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_a_taken_name_is_drawn_again(session: Session, monkeypatch: pytest.Monke
 
     # The unique constraint on the folded name refused the same name in any case.
     assert (first.name, second.name) == ("JollyAmberSiamese", "CalmTealSphynx")
-    assert images.get_image(session, "JOLLYambersiamese") is first
+    assert gallery.get_image(session, "JOLLYambersiamese") is first
 
 
 def test_retries_are_bounded(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,13 +85,13 @@ def test_retries_are_bounded(session: Session, monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(names, "generate_name", always_the_same_name)
     create_image(session, original_key="originals/1", original_filename=None)
-    with pytest.raises(NameSpaceExhausted, match=f"after {images.MAX_NAME_ATTEMPTS} draws"):
+    with pytest.raises(NameSpaceExhausted, match=f"after {uploads.MAX_NAME_ATTEMPTS} draws"):
         create_image(session, original_key="originals/2", original_filename=None)
 
     # One draw for the first image, then exactly the bound for the second.
-    assert len(draws) == 1 + images.MAX_NAME_ATTEMPTS == 9
+    assert len(draws) == 1 + uploads.MAX_NAME_ATTEMPTS == 9
     # The savepoints kept the first image.
-    assert images.get_image(session, "SameOldName") is not None
+    assert gallery.get_image(session, "SameOldName") is not None
 
 
 def test_other_integrity_errors_are_not_mistaken_for_name_collisions(session: Session) -> None:

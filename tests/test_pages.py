@@ -91,7 +91,7 @@ def test_picture_macro_offers_several_sizes_by_width(
 ) -> None:
     # The gallery's tile: 300 or 600 px by the screen, in the best format the browser takes
     from kitteh.db import transaction
-    from kitteh.images import get_image
+    from kitteh.gallery import get_image
 
     page_path = urlparse(upload(client, photo, token=csrf_token(client)).headers["Location"]).path
     process_all(settings, storage)

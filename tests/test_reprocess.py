@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from app import create_app
 from handlers.resize import handler
-from kitteh import images, imaging
+from kitteh import formats, gallery, imaging, processing, uploads
 from kitteh.db import get_sessionmaker, transaction
 from kitteh.reprocess import Outcome, Result, reprocess, select_images
 from kitteh.storage import Storage
@@ -37,7 +37,7 @@ def invoke(app: Flask, *args: str) -> Any:
 
 def upload(storage: Storage, data: bytes, filename: str = "cat.jpg") -> Image:
     with get_sessionmaker(storage.settings.database_url)() as session:
-        return images.upload_original(session, storage, stream=io.BytesIO(data), filename=filename)
+        return uploads.upload_original(session, storage, stream=io.BytesIO(data), filename=filename)
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def old_images(
     handler(make_s3_event(settings.bucket, key), LambdaContext())
     # An upload still on its way: left to its own event
     with get_sessionmaker(settings.database_url)() as session:
-        images.create_presigned_upload(
+        uploads.create_presigned_upload(
             session, storage, filename="big.jpg", content_type="image/jpeg", size=10_000
         )
     return [image.name for image in made]
@@ -120,8 +120,8 @@ def test_reprocess_all_gives_every_image_all_formats_and_a_second_run_changes_no
     assert "rendered 5, failed 1, current 0, pending 0, gone 0, error 0" in first.output
     with transaction(storage.settings.database_url) as session:
         for name in old_images:
-            image = images.get_image(session, name)
-            assert image is not None and images.is_current(image)
+            image = gallery.get_image(session, name)
+            assert image is not None and processing.is_current(image)
             for variant in image.variants:
                 assert "image/avif" in {s.content_type for s in variant.sources}, variant
     assert len(puts) >= OLD_IMAGES * 6
@@ -160,7 +160,9 @@ def test_an_interrupted_run_resumes_where_it_stopped(
     # was begun, and the next run is given only what is left, and finishes it
     with transaction(settings.database_url) as session:
         rest = select_images(session, everything=True)
-        done = [name for _, name in selection.images if images.is_current(_image(session, name))]
+        done = [
+            name for _, name in selection.images if processing.is_current(_image(session, name))
+        ]
     assert 2 <= len(done) <= 3
     assert [name for _, name in rest.images] == [
         name for _, name in selection.images if name not in done
@@ -238,7 +240,7 @@ def test_stats_counts_images_by_status_and_bytes_by_format(
             continue  # the originals as served: no variant rows, not in these totals
         extension = obj["Key"].rsplit(".", 1)[1]
         stored[extension] = stored.get(extension, 0) + obj["Size"]
-    assert {imaging.EXTENSIONS[t]: f["bytes"] for t, f in by_format.items()} == stored
+    assert {formats.of(t).extension: f["bytes"] for t, f in by_format.items()} == stored
 
     text = invoke(cli_app, "stats").output
     assert re.search(r"ready\s+5\b", text) and re.search(r"image/avif\s+3\s", text), text
@@ -246,12 +248,12 @@ def test_stats_counts_images_by_status_and_bytes_by_format(
 
 def _images(storage: Storage, names: list[str]) -> list[Image]:
     with transaction(storage.settings.database_url) as session:
-        found = [images.get_image(session, name) for name in names]
+        found = [gallery.get_image(session, name) for name in names]
     return [image for image in found if image is not None]
 
 
 def _image(session: Any, name: str) -> Image:
-    image = images.get_image(session, name)
+    image = gallery.get_image(session, name)
     assert image is not None
     return image
 

@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 from sqlalchemy import select
 
 from handlers.resize import handler
-from kitteh import images, imaging
+from kitteh import formats, gallery, imaging
 from kitteh.config import Settings
 from kitteh.db import transaction
 from kitteh.queues import BatchIncomplete
@@ -27,7 +27,7 @@ CONTEXT = LambdaContext()
 
 def reload(settings: Settings, name: str) -> Image:
     with transaction(settings.database_url) as session:
-        image = images.get_image(session, name)
+        image = gallery.get_image(session, name)
         assert image is not None
         return image
 
@@ -88,7 +88,7 @@ def test_every_variant_is_also_stored_in_modern_formats(
         # AVIF always beats the JPEG on a photo; each kept format is smaller than it
         assert "image/avif" in {s.content_type for s in variant.sources}, variant.kind
         for source in variant.sources:
-            extension = imaging.EXTENSIONS[source.content_type]
+            extension = formats.of(source.content_type).extension
             assert source.key == f"{settings.variants_prefix}{stem}/{variant.kind}.{extension}"
             obj = ready_storage.client.get_object(
                 Bucket=settings.variants_bucket_name, Key=source.key

@@ -19,12 +19,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from handlers.resize import handler
-from kitteh import images, queues
+from kitteh import gallery, queues, uploads
 from kitteh.aws import sqs_client
 from kitteh.config import Settings
 from kitteh.db import get_sessionmaker, transaction
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
+from models import Image
 from tests.lambda_events import make_s3_event
 
 Invoke = Callable[[dict[str, Any]], Any]
@@ -99,15 +100,15 @@ def still_queued(sqs: Any, url: str) -> list[str]:
     return sorted(m["Body"] for m in received)
 
 
-def upload(storage: Storage, photo: bytes) -> images.Image:
+def upload(storage: Storage, photo: bytes) -> Image:
     """Store an original the way the form upload does, in a request's session."""
     with get_sessionmaker(storage.settings.database_url)() as session:
-        return images.upload_original(session, storage, stream=io.BytesIO(photo), filename="a.jpg")
+        return uploads.upload_original(session, storage, stream=io.BytesIO(photo), filename="a.jpg")
 
 
 def status_of(settings: Settings, name: str) -> str:
     with transaction(settings.database_url) as session:
-        image = images.get_image(session, name)
+        image = gallery.get_image(session, name)
         assert image is not None
         return image.status
 

@@ -20,8 +20,8 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from kitteh.config import Settings
-from kitteh.images import format_bytes
 from kitteh.storage import Storage
+from kitteh.uploads import format_bytes
 
 #: Small enough that Werkzeug's test client keeps the bodies in memory.
 LIMIT = 100 * 1024

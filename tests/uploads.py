@@ -7,7 +7,7 @@ import io
 from sqlalchemy import NullPool, create_engine, select
 from sqlalchemy.orm import Session
 
-from kitteh import images
+from kitteh import uploads
 from kitteh.config import Settings
 from kitteh.db import get_sessionmaker, transaction
 from kitteh.storage import Storage
@@ -17,7 +17,7 @@ from models import Image
 def put_original(storage: Storage, data: bytes, filename: str = "cat.jpg") -> Image:
     """Register and store an original the way the form upload does, in a request's session."""
     with get_sessionmaker(storage.settings.database_url)() as session:
-        return images.upload_original(session, storage, stream=io.BytesIO(data), filename=filename)
+        return uploads.upload_original(session, storage, stream=io.BytesIO(data), filename=filename)
 
 
 def grant_key(storage: Storage, key: str | None = None, filename: str = "cat.jpg") -> str:
@@ -39,7 +39,7 @@ def grant(database_url: str, key: str, filename: str = "cat.jpg") -> str:
     engine = create_engine(database_url, poolclass=NullPool)
     try:
         with Session(engine) as session, session.begin():
-            images.create_image(session, original_key=key, original_filename=filename)
+            uploads.create_image(session, original_key=key, original_filename=filename)
     finally:
         engine.dispose()
     return key

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, jsonify, request, url_for
 
-from kitteh import images, tokens
+from kitteh import deletion, gallery, tokens, uploads
 from models import Image
 from views import get_session, get_storage
 from views.presenters import image_resource
@@ -34,7 +34,7 @@ def upload_image() -> tuple[Any, int, dict[str, str]]:
     if upload is None:
         abort(400, "a multipart field named 'file' is required")
     delete_token = tokens.new_delete_token()
-    image = images.upload_original(
+    image = uploads.upload_original(
         get_session(),
         get_storage(),
         stream=upload.stream,
@@ -56,7 +56,7 @@ def create_upload() -> tuple[Any, int, dict[str, str]]:
     if not isinstance(body, dict):
         abort(400, 'send a JSON object: {"filename", "content_type", "size"}')
     delete_token = tokens.new_delete_token()
-    upload = images.create_presigned_upload(
+    upload = uploads.create_presigned_upload(
         get_session(),
         get_storage(),
         filename=body.get("filename"),
@@ -76,7 +76,7 @@ def list_images() -> Any:
     limit = int(raw_limit) if raw_limit.isascii() and raw_limit.isdecimal() else 0
     if not 1 <= limit <= MAX_PAGE_SIZE:
         abort(400, f"'limit' must be a whole number from 1 to {MAX_PAGE_SIZE}")
-    page = images.list_images(
+    page = gallery.list_images(
         get_session(),
         limit=limit,
         cursor=request.args.get("cursor") or None,
@@ -87,7 +87,7 @@ def list_images() -> Any:
 
 @bp.get("/images/<name>")
 def get_image(name: str) -> Any:
-    image = images.get_image(get_session(), name)
+    image = gallery.get_image(get_session(), name)
     if image is None:
         abort(404, f"no image is named {name!r}")
     return jsonify(image_resource(image))
@@ -103,7 +103,7 @@ def delete_image(name: str) -> tuple[str, int]:
     credentials = request.authorization
     token = credentials.token if credentials and credentials.type == "bearer" else None
     session = get_session()
-    images.delete_with_token(session, get_storage(), name, token)
+    deletion.delete_with_token(session, get_storage(), name, token)
     session.commit()
     return "", 204
 

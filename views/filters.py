@@ -12,7 +12,7 @@ import re
 from flask import Flask
 from markupsafe import Markup, escape
 
-from kitteh import images
+from kitteh import uploads
 from models import Image
 from views import get_storage
 from views.presenters import BOXES, picture_sources
@@ -35,7 +35,7 @@ def word_breaks(name: str) -> Markup:
 
 def filesize(count: int | None) -> str:
     """A byte count as people read it ("1.5 MB"); empty for an unknown size."""
-    return images.format_bytes(count) if count is not None else ""
+    return uploads.format_bytes(count) if count is not None else ""
 
 
 def sentence(text: str | None) -> str:

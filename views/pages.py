@@ -29,9 +29,11 @@ from flask import (
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from kitteh import images, tokens
+from kitteh import gallery, tokens, uploads
+from kitteh.decoding import ImageError
+from kitteh.errors import Rejected
 from kitteh.health import check_health
-from kitteh.imaging import VARIANT_KINDS, ImageError
+from kitteh.imaging import VARIANT_KINDS
 from kitteh.outages import RETRY_AFTER_SECONDS
 from models import Image, ImageStatus
 from views import get_session, get_settings, get_storage
@@ -51,7 +53,7 @@ VARIANT_REDIRECT_CACHE = "public, max-age=300"
 
 @bp.get("/")
 def index() -> Response:
-    page = images.list_images(
+    page = gallery.list_images(
         get_session(),
         limit=GALLERY_PAGE_SIZE,
         cursor=request.args.get("cursor") or None,
@@ -76,14 +78,14 @@ def upload() -> Response | tuple[str, int]:
         return _form_error("Choose a picture to upload.", 400)
     delete_token = tokens.new_delete_token()
     try:
-        image = images.upload_original(
+        image = uploads.upload_original(
             get_session(),
             get_storage(),
             stream=upload.stream,
             filename=upload.filename,
             delete_token=delete_token,
         )
-    except (images.Rejected, ImageError) as exc:
+    except (Rejected, ImageError) as exc:
         return _form_error(f"That upload did not work: {exc.reason}.", exc.status_code)
     handed = dict(session.get(HANDED_TOKENS) or {})
     handed[image.name] = delete_token
@@ -105,7 +107,7 @@ def livez() -> tuple[Any, int]:
 @bp.errorhandler(RequestEntityTooLarge)
 def upload_too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
     """A body over Flask's limit, refused before the view ran: the form says so like the core."""
-    reason = images.too_large_message(get_settings())
+    reason = uploads.too_large_message(get_settings())
     return _form_error(f"That upload did not work: {reason}.", 413)
 
 
@@ -135,7 +137,7 @@ def original(name: str) -> Response:
     """
     session = get_session()
     image = _image_or_404(name)
-    url = images.original_download_url(session, get_storage(), image)
+    url = gallery.original_download_url(session, get_storage(), image)
     if url is None:
         abort(404)
     session.commit()  # an image settled before public originals existed just got one
@@ -157,7 +159,7 @@ def variant(name: str, kind: str) -> Response:
 @bp.get("/<slug>")
 def image_page(slug: str) -> str | Response:
     """An image's page, at one address: other cases and the plain name redirect there."""
-    image = images.find_by_page_slug(get_session(), slug)
+    image = gallery.find_by_page_slug(get_session(), slug)
     if image is None:
         abort(404)
     if slug != page_slug(image):
@@ -188,7 +190,7 @@ def _take_handed_token(image: Image) -> str | None:
 
 
 def _image_or_404(name: str) -> Image:
-    image = images.get_image(get_session(), name)
+    image = gallery.get_image(get_session(), name)
     if image is None:
         abort(404)
     return image
@@ -196,7 +198,7 @@ def _image_or_404(name: str) -> Image:
 
 def _form_error(message: str, status: int) -> tuple[str, int]:
     flash(message, "error")
-    page = images.list_images(get_session(), limit=GALLERY_PAGE_SIZE, status=ImageStatus.READY)
+    page = gallery.list_images(get_session(), limit=GALLERY_PAGE_SIZE, status=ImageStatus.READY)
     return render_template("index.html", page=page, form=upload_form()), status
 
 

@@ -16,24 +16,19 @@ from typing import Any
 from flask import url_for
 from markupsafe import escape
 
-from kitteh import images
-from kitteh.imaging import ACCEPTED_CONTENT_TYPES, MODERN_ENCODINGS, SIZES, VARIANT_KINDS
+from kitteh import formats, uploads
+from kitteh.formats import ACCEPTED_CONTENT_TYPES
+from kitteh.imaging import MODERN_ENCODINGS, SIZES, VARIANT_KINDS
 from models import Image, ImageStatus, Variant
 from views import get_settings, get_storage
 
 #: Best first, as a ``<picture>`` lists its sources.
 _PREFERENCE = {encoding.content_type: rank for rank, encoding in enumerate(MODERN_ENCODINGS)}
 #: How people call the formats we take, and the file name endings that say so (upload.js
-#: falls back on them when a browser gives a file no type). Unknown types are named
-#: after their subtype.
+#: falls back on them when a browser gives a file no type), from kitteh.formats' table.
+#: Unknown types are named after their subtype.
 FORMAT_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "image/jpeg": ("JPEG", (".jpg", ".jpeg")),
-    "image/png": ("PNG", (".png",)),
-    "image/webp": ("WebP", (".webp",)),
-    "image/gif": ("GIF", (".gif",)),
-    "image/heic": ("HEIC", (".heic",)),
-    "image/heif": ("HEIF", (".heif",)),
-    "image/avif": ("AVIF", (".avif",)),
+    f.content_type: (f.label, f.endings) for f in formats.FORMATS if f.accepted
 }
 #: Box size of each kind, for captions: "Large 300".
 BOXES = dict(SIZES)
@@ -200,8 +195,8 @@ def upload_form() -> UploadForm:
     names = [name for name, _ends in named.values()]
     return UploadForm(
         max_bytes=settings.max_upload_bytes,
-        max_size=images.format_bytes(settings.max_upload_bytes),
-        too_large=images.too_large_message(settings),
+        max_size=uploads.format_bytes(settings.max_upload_bytes),
+        too_large=uploads.too_large_message(settings),
         formats=endings,
         format_words=names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}",
         accept=",".join([*accepted, *(end for ends in endings.values() for end in ends)]),

@@ -126,7 +126,7 @@ def test_the_local_cloud_never_ships(package_zip: Path) -> None:
         imports = {name: _imported_tops(archive.read(name)) for name in modules}
 
     # THEN the local cloud is not in it, and nothing in it imports moto or the local cloud
-    assert "app.py" in modules and "kitteh/images.py" in modules and "handler.py" in modules
+    assert "app.py" in modules and "kitteh/processing.py" in modules and "handler.py" in modules
     assert not [name for name in modules if name.startswith("localcloud/")]
     assert {name: tops & LOCAL_ONLY for name, tops in imports.items() if tops & LOCAL_ONLY} == {}
 
