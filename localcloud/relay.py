@@ -31,9 +31,9 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from handlers.events import MalformedEvent, S3Event
 from kitteh.aws import sqs_client
 from kitteh.config import Settings
-from kitteh.events import MalformedEvent, S3Event
 from localcloud.runtime import Deliver, lambda_invoker
 
 if TYPE_CHECKING:

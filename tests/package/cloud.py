@@ -18,9 +18,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from handlers.events import S3Event
 from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
-from kitteh.events import S3Event
 from tests.package.zappa_config import remote_env_location
 
 LOCALSTACK = "http://127.0.0.1:4566"
