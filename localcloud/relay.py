@@ -12,7 +12,7 @@ once: ``KITTEH_RELAY_CONCURRENCY`` of them (default :data:`DEFAULT_CONCURRENCY`)
 it receives no more messages than it has free hands for, so none waits in a local
 line while its visibility timeout runs out. A failure simply leaves it
 for SQS to show again after the visibility timeout and, after a few receives, to
-move to the dead-letter queue (see :mod:`kitteh.bootstrap`). At-least-once, as on
+move to the dead-letter queue (see :mod:`ops.bootstrap`). At-least-once, as on
 AWS, so the handler must be idempotent there too.
 
 Run it on its own with ``make relay`` (``python -m localcloud.relay``).

@@ -20,7 +20,7 @@ the first that fails, saying what to do:
    own post-deploy check requests ``touch_path`` (``/livez``);
 5. migrate: ``zappa invoke <stage> handlers.migrate.handler`` (exits 1 on failure);
 6. wire: CORS for the API's origin (and the custom domain), then S3 -> function
-   (one permission, one notification: kitteh.wiring) or, for a queue stage,
+   (one permission, one notification: ops.wiring) or, for a queue stage,
    ReportBatchItemFailures on the mapping;
 7. smoke test: ``GET /healthz`` answers 200, and one small JPEG uploaded through a
    presigned POST ends ``ready`` (it stays in the gallery, named
@@ -49,11 +49,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from kitteh import wiring
 from kitteh.aws import control_client, error_code, s3_client, sqs_client
-from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
-from kitteh.stage import (
+from ops import wiring
+from ops.bootstrap import bootstrap
+from ops.stage import (
     SETTINGS_FILE,
     Stage,
     StageError,

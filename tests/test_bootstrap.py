@@ -1,4 +1,4 @@
-"""kitteh.bootstrap against moto: what it creates, and that running it again is harmless."""
+"""ops.bootstrap against moto: what it creates, and that running it again is harmless."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from kitteh import bootstrap as bootstrap_module
 from kitteh.aws import s3_client, sqs_client
-from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
+from ops import bootstrap as bootstrap_module
+from ops.bootstrap import bootstrap
 
 
 @pytest.fixture

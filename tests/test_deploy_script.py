@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from kitteh.stage import SETTINGS_FILE
+from ops.stage import SETTINGS_FILE
 from scripts import deploy
 
 

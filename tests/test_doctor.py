@@ -1,4 +1,4 @@
-"""kitteh.doctor against moto: each check passes on a healthy stack and fails when broken.
+"""ops.doctor against moto: each check passes on a healthy stack and fails when broken.
 
 Three stacks, as the doctor meets them:
 
@@ -23,11 +23,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from kitteh import doctor, wiring
-from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
 from kitteh.migrate import upgrade
-from kitteh.stage import Stage
+from ops import doctor, wiring
+from ops.bootstrap import bootstrap
+from ops.stage import Stage
 from tests.moto_lambda import create_function
 
 ORIGIN = "https://kitteh.example.test"

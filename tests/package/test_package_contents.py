@@ -183,7 +183,7 @@ def test_packaged_settings_route_and_log_as_configured(
     assert packaged["REMOTE_ENV"] == dev_config["remote_env"]
     # Settings live on the function (aws_environment_variables), not in the zip.
     assert packaged["ENVIRONMENT_VARIABLES"] == {"AWS_REGION": dev_config["aws_region"]}
-    # S3 events route by the notification's configurationId (kitteh.wiring), not by
+    # S3 events route by the notification's configurationId (ops.wiring), not by
     # an S3 entry in events: Zappa would add a permission on every update for that.
     assert packaged["AWS_EVENT_MAPPING"] == {}
     # Zappa 0.63.0 scans the tree for zappa.websocket imports; a hit (say, in a

@@ -26,10 +26,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import make_url
 
-from kitteh import bootstrap
 from kitteh.aws import control_client, error_code, s3_client, sqs_client
 from kitteh.config import Settings
-from kitteh.stage import (
+from ops import bootstrap
+from ops.stage import (
     RESIZE_FUNCTION,
     Stage,
     StageError,
@@ -37,10 +37,10 @@ from kitteh.stage import (
     app_origins,
     read_remote_env,
 )
-from kitteh.wiring import BATCH_FAILURES, policy_statements
+from ops.wiring import BATCH_FAILURES, policy_statements
 
 SECRETS = ("SECRET_KEY", "DATABASE_URL")
-#: AWS's guidance for a Lambda consumer of SQS (see kitteh.bootstrap).
+#: AWS's guidance for a Lambda consumer of SQS (see ops.bootstrap).
 VISIBILITY_TIMEOUT_FACTOR = 6
 MIN_MAX_RECEIVE_COUNT = 5
 

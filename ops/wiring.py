@@ -16,7 +16,7 @@ ends in ``:handlers.resize.handler``: Zappa's handler routes an S3 record by the
 
 **SQS (the production stage).** Zappa creates the event source mapping without
 ``ReportBatchItemFailures``; :func:`ensure_batch_failure_reporting` switches it on.
-The resize handler does not rely on it (see :mod:`kitteh.queues`), but with it a
+The resize handler does not rely on it (see :mod:`handlers.queues`), but with it a
 partial batch answer means what the Lambda documentation says it does.
 """
 
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from kitteh.aws import error_code
-from kitteh.bootstrap import same_notifications
-from kitteh.stage import RESIZE_FUNCTION
+from ops.bootstrap import same_notifications
+from ops.stage import RESIZE_FUNCTION
 
 if TYPE_CHECKING:  # dev-only stubs; Lambda's client stays untyped (no stubs installed)
     from mypy_boto3_s3 import S3Client

@@ -1,7 +1,7 @@
 """Create or converge the cloud side of Kitteh: buckets, queues, notification, CORS.
 
 One idempotent function serves every environment: moto in the tests, LocalStack
-(whose init hook runs ``python -m kitteh.bootstrap`` inside its own interpreter, with
+(whose init hook runs ``python -m ops.bootstrap`` inside its own interpreter, with
 nothing but boto3 installed, hence no imports beyond boto3 and ``kitteh.config`` /
 ``kitteh.aws``) and a real AWS account. Each step reads what exists and changes only
 what differs, so running it again is harmless and re-running it after changing a
@@ -250,7 +250,7 @@ def bootstrap(
     ``s3`` and ``sqs`` default to clients built from ``settings``. ``app_origins``
     replaces ``settings.cors_origins`` as the browser origins allowed by CORS.
     ``with_queue=False`` sets up buckets and CORS only: where S3 invokes the resize
-    function directly (the dev stage), ``kitteh.wiring`` subscribes it, and S3
+    function directly (the dev stage), ``ops.wiring`` subscribes it, and S3
     refuses two notifications for the same events on the same prefix. An empty
     ``app_origins`` leaves CORS as it is: a first deploy knows no origin until
     Zappa has created the API.
