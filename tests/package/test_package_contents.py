@@ -41,6 +41,7 @@ NEVER_SHIPPED = (
     "docs/",
     "localstack/",
     "localcloud/",
+    "ops/",
     "scripts/",
     "instance/",
     ".venv/",

@@ -117,6 +117,8 @@ def test_the_zip_leaves_out_the_runtimes_libraries_and_the_projects_tools(
     for names in RUNTIME_PROVIDED.values():
         assert set(names) <= excluded
     assert {"tests", "bench", "docs", "localstack", "scripts", "instance"} <= excluded
+    # The operator's tools (ops/: deploy, wiring, doctor, bootstrap) run off Lambda only.
+    assert {"localcloud", "ops"} <= excluded
     assert {".venv", ".localstack", "build", "__pycache__", "*.pyc"} <= excluded
     # The package venv holds Lambda-ready wheels already; Zappa's PyPI swap is off.
     assert config["use_precompiled_packages"] is False
