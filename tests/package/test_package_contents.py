@@ -45,6 +45,8 @@ NEVER_SHIPPED = (
     "scripts/",
     "instance/",
     ".venv/",
+    # import-linter's cache of the import graph, there once make lint has run.
+    ".import_linter_cache/",
 )
 #: What stands in for AWS on a developer's machine; no shipped module may import it.
 LOCAL_ONLY = {"localcloud", "moto", "tests", "bench"}
