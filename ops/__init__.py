@@ -6,7 +6,8 @@ that ship (:mod:`handlers`, :mod:`views`, ``app.py``, ``cli.py``):
 - :mod:`ops.stage`: a stage of ``zappa_settings.json``, ``extends`` applied;
 - :mod:`ops.bootstrap`: buckets, queues, notification and CORS (``make bootstrap``);
 - :mod:`ops.wiring`: what Zappa wires badly (the S3 trigger, the SQS mapping's setting);
-- :mod:`ops.doctor`: checks a running stack (``make doctor``, ``flask kitteh doctor``).
+- :mod:`ops.doctor`: checks a running stack (``make doctor``, ``flask kitteh doctor``);
+- :mod:`ops.deploy`: the steps of ``make deploy`` and friends (``scripts/deploy.py``).
 
 ``zappa_settings.json`` excludes this package from the Lambda zip, and import-linter
 keeps everything that ships from importing it (pyproject.toml); ``cli.py``'s
