@@ -89,18 +89,9 @@ class Stage:
         return int(self.config.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
 
     @property
-    def deploy_bucket(self) -> str:
-        return str(self.config["s3_bucket"])
-
-    @property
     def domain(self) -> str | None:
         domain = self.config.get("domain")
         return str(domain) if domain else None
-
-    @property
-    def touch_path(self) -> str | None:
-        """The path Zappa GETs after a deploy or update; None if ``touch`` is off."""
-        return str(self.config.get("touch_path", "/")) if self.config.get("touch", True) else None
 
     @property
     def queue_arn(self) -> str | None:
@@ -110,15 +101,6 @@ class Stage:
             if event.get("function") == RESIZE_FUNCTION and arn.startswith("arn:aws:sqs:"):
                 return arn
         return None
-
-    @property
-    def zappa_s3_events(self) -> list[str]:
-        """Buckets Zappa itself would subscribe the function to (see docs/deploy.md)."""
-        return [
-            str(event["event_source"]["arn"])
-            for event in self.config.get("events", [])
-            if str(event.get("event_source", {}).get("arn", "")).startswith("arn:aws:s3:")
-        ]
 
     @property
     def remote_env(self) -> tuple[str, str] | None:
