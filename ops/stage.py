@@ -14,12 +14,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kitteh.aws import error_code
 from kitteh.config import Settings
+from kitteh.storage import origin
 
 SETTINGS_FILE = Path(__file__).resolve().parent.parent / "zappa_settings.json"
 RESIZE_FUNCTION = "handlers.resize.handler"
@@ -176,12 +176,6 @@ def api_url(cloudformation: Any, stage: Stage) -> str | None:
     if not api_id:
         return None
     return f"https://{api_id}.execute-api.{stage.region}.amazonaws.com/{stage.name}"
-
-
-def origin(url: str) -> str:
-    """The origin (scheme://host[:port]) of ``url``, as browsers send it in CORS requests."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def app_origins(stage: Stage, url: str | None) -> tuple[str, ...]:
