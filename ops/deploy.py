@@ -49,15 +49,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from kitteh.aws import control_client, error_code, s3_client, sqs_client
 from kitteh.config import Settings
 from ops import wiring
+from ops.account import api_url, app_origins, read_remote_env
 from ops.bootstrap import bootstrap
-from ops.stage import (
-    SETTINGS_FILE,
-    Stage,
-    StageError,
-    api_url,
-    app_origins,
-    read_remote_env,
-)
+from ops.stage import SETTINGS_FILE, Stage, StageError
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_VENV = Path(os.environ.get("KITTEH_PACKAGE_VENV", ROOT / "build" / "venv"))

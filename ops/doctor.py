@@ -29,14 +29,8 @@ from sqlalchemy.engine import make_url
 from kitteh.aws import control_client, error_code, s3_client, sqs_client
 from kitteh.config import Settings
 from ops import bootstrap
-from ops.stage import (
-    RESIZE_FUNCTION,
-    Stage,
-    StageError,
-    api_url,
-    app_origins,
-    read_remote_env,
-)
+from ops.account import api_url, app_origins, read_remote_env
+from ops.stage import RESIZE_FUNCTION, Stage, StageError
 from ops.wiring import BATCH_FAILURES, policy_statements
 
 SECRETS = ("SECRET_KEY", "DATABASE_URL")
