@@ -1,13 +1,14 @@
-"""A stage in the deployer's AWS account: its secrets, its API, the origins it serves.
+"""A stage in the deployer's AWS account: who deploys, its secrets, its API, its origins.
 
 What :mod:`ops.deploy` and :mod:`ops.doctor` ask AWS about a stage of
 :mod:`ops.stage`, each through a boto3 client they are handed, with the
-deployer's credentials.
+deployer's credentials, and the one wording of what to do when it is not there.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,6 +16,47 @@ from botocore.exceptions import BotoCoreError, ClientError
 from kitteh.aws import error_code
 from kitteh.storage import origin
 from ops.stage import Stage
+
+#: What a stage's secrets object must hold: the function reads both at cold start.
+SECRETS = ("SECRET_KEY", "DATABASE_URL")
+
+
+class NoCredentials(LookupError):
+    """No AWS credentials answer; :attr:`fix` says how to provide a deployer's."""
+
+    fix = "set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) to a deployer's"
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception as one line for an operator: its type and its message's first line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def caller_identity(sts: Any) -> str:
+    """Return the account id of the credentials in use, as STS answers it.
+
+    :raise NoCredentials: none answer ("no AWS credentials answer: <why>").
+    """
+    try:
+        identity = sts.get_caller_identity()
+    except (ClientError, BotoCoreError) as exc:
+        raise NoCredentials(f"no AWS credentials answer: {first_line(exc)}") from exc
+    return str(identity["Account"])
+
+
+def missing_secrets(secrets: Mapping[str, str]) -> list[str]:
+    """The :data:`SECRETS` that ``secrets`` lacks or leaves blank, in that order."""
+    return [name for name in SECRETS if not secrets.get(name, "").strip()]
+
+
+def secrets_fix(stage: Stage) -> str:
+    """How to put the stage's secrets where its ``remote_env`` says (docs/deploy.md, 2)."""
+    location = "s3://{}/{}".format(*stage.remote_env) if stage.remote_env else "its remote_env"
+    return (
+        f"put SECRET_KEY and DATABASE_URL in .deploy/kitteh-{stage.name}.json, then "
+        f"aws s3 cp .deploy/kitteh-{stage.name}.json {location} (docs/deploy.md, section 2)"
+    )
 
 
 def read_remote_env(s3: Any, stage: Stage) -> dict[str, str]:

@@ -49,7 +49,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from kitteh.aws import control_client, error_code, s3_client, sqs_client
 from kitteh.config import Settings
 from ops import wiring
-from ops.account import api_url, app_origins, read_remote_env
+from ops.account import (
+    NoCredentials,
+    api_url,
+    app_origins,
+    caller_identity,
+    missing_secrets,
+    read_remote_env,
+    secrets_fix,
+)
 from ops.bootstrap import bootstrap
 from ops.stage import SETTINGS_FILE, Stage, StageError
 
@@ -110,30 +118,17 @@ def check_settings(ctx: Context) -> None:
             f"put your account's values in {ctx.settings_file} (docs/deploy.md, section 3.1)",
         )
     try:
-        identity = ctx.client("sts").get_caller_identity()
-    except (ClientError, BotoCoreError) as exc:
-        raise StepFailed(
-            f"no AWS credentials answer: {exc}",
-            "set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) to a deployer's",
-        ) from exc
-    ctx.account = str(identity["Account"])
+        ctx.account = caller_identity(ctx.client("sts"))
+    except NoCredentials as exc:
+        raise StepFailed(str(exc), exc.fix) from exc
     try:
         secrets = read_remote_env(s3_client(ctx.settings), stage)
     except LookupError as exc:
-        raise StepFailed(str(exc), _secrets_fix(stage)) from exc
-    missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not secrets.get(name)]
+        raise StepFailed(str(exc), secrets_fix(stage)) from exc
+    missing = missing_secrets(secrets)
     if missing:
-        raise StepFailed(f"the secrets object lacks {' and '.join(missing)}", _secrets_fix(stage))
+        raise StepFailed(f"the secrets object lacks {' and '.join(missing)}", secrets_fix(stage))
     say(f"    account {ctx.account}, function {stage.function_name}, region {stage.region}")
-
-
-def _secrets_fix(stage: Stage) -> str:
-    bucket, key = stage.remote_env or ("DEPLOY_BUCKET", f"secrets/kitteh-{stage.name}.json")
-    return (
-        f"write .deploy/kitteh-{stage.name}.json with SECRET_KEY and DATABASE_URL and "
-        f"aws s3 cp .deploy/kitteh-{stage.name}.json s3://{bucket}/{key} "
-        "(docs/deploy.md, section 2)"
-    )
 
 
 def package(ctx: Context, zip_path: Path | None) -> Path:

@@ -29,11 +29,19 @@ from sqlalchemy.engine import make_url
 from kitteh.aws import control_client, error_code, s3_client, sqs_client
 from kitteh.config import Settings
 from ops import bootstrap
-from ops.account import api_url, app_origins, read_remote_env
+from ops.account import (
+    NoCredentials,
+    api_url,
+    app_origins,
+    caller_identity,
+    first_line,
+    missing_secrets,
+    read_remote_env,
+    secrets_fix,
+)
 from ops.stage import RESIZE_FUNCTION, Stage, StageError
 from ops.wiring import BATCH_FAILURES, policy_statements
 
-SECRETS = ("SECRET_KEY", "DATABASE_URL")
 #: AWS's guidance for a Lambda consumer of SQS (see ops.bootstrap).
 VISIBILITY_TIMEOUT_FACTOR = 6
 MIN_MAX_RECEIVE_COUNT = 5
@@ -116,18 +124,13 @@ class Clients:
     lam: Any = None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 # Checks ---------------------------------------------------------------------------
 
 
 def check_settings(target: Target, clients: Clients) -> Check:
     if target.settings_error:
         return Check("settings", False, target.settings_error, target.fixes.secrets)
-    missing = [name for name in SECRETS if not target.provided.get(name, "").strip()]
+    missing = missing_secrets(target.provided)
     if missing:
         return Check("settings", False, f"{' and '.join(missing)} not set", target.fixes.secrets)
     return Check("settings", True, "SECRET_KEY and DATABASE_URL are set")
@@ -164,7 +167,7 @@ def check_database(target: Target, clients: Clients) -> Iterator[Check]:
         yield Check(
             "database",
             False,
-            f"{where} does not answer: {_first_line(exc)}",
+            f"{where} does not answer: {first_line(exc)}",
             "check DATABASE_URL, and that the server accepts connections from here",
         )
         yield Check("schema", None, "the database does not answer")
@@ -507,10 +510,10 @@ def diagnose(target: Target, clients: Clients) -> Report:
                 report.checks.append(Check(name, None, "its bucket does not exist (see buckets)"))
             else:
                 report.checks.append(
-                    Check(name, False, f"AWS refused: {_first_line(exc)}", target.fixes.converge)
+                    Check(name, False, f"AWS refused: {first_line(exc)}", target.fixes.converge)
                 )
         except BotoCoreError as exc:
-            report.checks.append(Check(name, False, f"AWS does not answer: {_first_line(exc)}"))
+            report.checks.append(Check(name, False, f"AWS does not answer: {first_line(exc)}"))
     return report
 
 
@@ -525,12 +528,8 @@ LOCAL_FIXES = Fixes(
 
 
 def stage_fixes(stage: Stage) -> Fixes:
-    location = "s3://{}/{}".format(*stage.remote_env) if stage.remote_env else "its remote_env"
     return Fixes(
-        secrets=(
-            f"put SECRET_KEY and DATABASE_URL in .deploy/kitteh-{stage.name}.json, then "
-            f"aws s3 cp .deploy/kitteh-{stage.name}.json {location} (docs/deploy.md, section 2)"
-        ),
+        secrets=secrets_fix(stage),
         converge=f"make wire STAGE={stage.name}",
         migrate=f"make migrate STAGE={stage.name}",
         deploy=f"make deploy STAGE={stage.name}",
@@ -618,18 +617,11 @@ def run_doctor(stage_name: str | None, origins: tuple[str, ...] = ()) -> Report:
     endpoint = env.get("AWS_ENDPOINT_URL") or None
     settings = stage.settings(endpoint_url=endpoint)
     try:
-        control_client("sts", settings).get_caller_identity()
-    except (ClientError, BotoCoreError) as exc:
+        caller_identity(control_client("sts", settings))
+    except NoCredentials as exc:
         report = Report(local_target({}, (), 0))
         report.target.description = f"stage {stage.name}"
-        report.checks.append(
-            Check(
-                "credentials",
-                False,
-                f"no AWS credentials answer: {_first_line(exc)}",
-                "set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) to a deployer's",
-            )
-        )
+        report.checks.append(Check("credentials", False, str(exc), exc.fix))
         return report
     clients = Clients(s3_client(settings), sqs_client(settings), control_client("lambda", settings))
     if not origins:

@@ -59,3 +59,44 @@ def test_missing_secrets_stop_a_deploy_with_the_upload_command(
         "aws s3 cp .deploy/kitteh-dev.json s3://mine-kitteh-zappa-deploys/secrets/kitteh-dev.json"
         in out
     )
+
+
+def test_a_blank_secret_stops_a_deploy_as_a_missing_one_does(
+    mocked_aws: None, filled_settings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a secrets object whose SECRET_KEY is blank (the doctor fails it as unset)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="mine-kitteh-zappa-deploys")
+    secrets = {"SECRET_KEY": "  ", "DATABASE_URL": "postgresql+psycopg://db/kitteh"}
+    s3.put_object(
+        Bucket="mine-kitteh-zappa-deploys",
+        Key="secrets/kitteh-dev.json",
+        Body=json.dumps(secrets),
+    )
+
+    # WHEN a deploy starts, THEN it stops at its first step with the upload command
+    assert deploy.main(["deploy", "dev", "--settings", str(filled_settings)]) == 1
+    out = capsys.readouterr().out
+    assert "failed: the secrets object lacks SECRET_KEY" in out
+    assert "to fix: put SECRET_KEY and DATABASE_URL in .deploy/kitteh-dev.json" in out
+    assert "==> [2/7]" not in out
+
+
+def test_no_credentials_stop_a_deploy_with_how_to_provide_them(
+    aws_env: None,
+    filled_settings: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN no AWS credentials anywhere (and no instance metadata to ask)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    assert deploy.main(["deploy", "dev", "--settings", str(filled_settings)]) == 1
+
+    out = capsys.readouterr().out
+    assert (
+        "failed: no AWS credentials answer: NoCredentialsError: Unable to locate credentials" in out
+    )
+    assert "to fix: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)" in out

@@ -338,3 +338,24 @@ def test_the_runtime_check_names_the_running_and_the_tested_runtime(stack: Stack
         "the function kitteh-dev does not exist",
         "make deploy STAGE=dev",
     )
+
+
+def test_a_stage_without_credentials_fails_one_check_that_says_how_to_provide_them(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no AWS credentials anywhere (and no instance metadata to ask)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    report = doctor.run_doctor("dev")
+
+    assert [(c.name, c.ok, c.message, c.fix) for c in report.checks] == [
+        (
+            "credentials",
+            False,
+            "no AWS credentials answer: NoCredentialsError: Unable to locate credentials",
+            "set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) to a deployer's",
+        )
+    ]
+    assert report.target.description == "stage dev" and not report.ok
