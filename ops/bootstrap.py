@@ -140,6 +140,20 @@ def queue_policy(queue_arn: str, bucket: str) -> dict[str, Any]:
     }
 
 
+def notification_configuration(s3: S3Client, bucket: str) -> NotificationConfigurationTypeDef:
+    """Read ``bucket``'s notification configuration, in the shape S3 takes back.
+
+    ``PutBucketNotificationConfiguration`` replaces the whole configuration, so
+    whoever changes one entry reads this, swaps the entry, and writes it all back.
+    """
+    answer = s3.get_bucket_notification_configuration(Bucket=bucket)
+    # The answer less its ResponseMetadata is a configuration S3 takes back as it is.
+    return cast(
+        "NotificationConfigurationTypeDef",
+        {key: value for key, value in answer.items() if key != "ResponseMetadata"},
+    )
+
+
 def ensure_notification(s3: S3Client, bucket: str, queue_arn: str, prefix: str) -> bool:
     """Send ``bucket``'s object-created events under ``prefix`` to the queue.
 
@@ -149,12 +163,7 @@ def ensure_notification(s3: S3Client, bucket: str, queue_arn: str, prefix: str) 
     Nothing is written when the configuration already matches: every write makes S3
     send an ``s3:TestEvent`` to each queue. Returns True if it wrote.
     """
-    answer = s3.get_bucket_notification_configuration(Bucket=bucket)
-    # The answer less its ResponseMetadata is a configuration S3 takes back as it is.
-    current = cast(
-        "NotificationConfigurationTypeDef",
-        {key: value for key, value in answer.items() if key != "ResponseMetadata"},
-    )
+    current = notification_configuration(s3, bucket)
     # "prefix" in lower case is the API's spelling; AWS also takes "Prefix", moto not.
     ours: QueueConfigurationTypeDef = {
         "Id": NOTIFICATION_ID,
