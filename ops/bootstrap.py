@@ -37,11 +37,16 @@ log = logging.getLogger(__name__)
 #: Receives after which SQS moves a message that keeps failing to the dead-letter
 #: queue, instead of retrying a poison event forever. AWS advises at least 5 for a
 #: Lambda consumer: a batch throttled by Lambda counts a receive without being read.
+#: The doctor fails a queue with fewer.
 MAX_RECEIVE_COUNT = 5
-#: Seconds a received message stays hidden. It must outlast one resize (the Lambda
-#: timeout, 60 s), or a slow resize is delivered twice while still running; AWS
-#: advises six times the function's timeout, room for the poller's own retries.
-VISIBILITY_TIMEOUT = 360
+#: A received message stays hidden this many times the function's timeout. It must
+#: outlast one resize, or a slow resize is delivered twice while still running; AWS
+#: advises six times, room for the poller's own retries. The doctor checks it too.
+VISIBILITY_TIMEOUT_FACTOR = 6
+#: The resize function's timeout in seconds (zappa_settings.json's timeout_seconds).
+FUNCTION_TIMEOUT = 60
+#: Seconds a received message stays hidden: 360.
+VISIBILITY_TIMEOUT = VISIBILITY_TIMEOUT_FACTOR * FUNCTION_TIMEOUT
 #: Dead letters are kept for SQS's maximum, 14 days. A message's age counts from its
 #: first enqueue, so a shorter retention could drop it on arrival.
 DLQ_RETENTION = 14 * 24 * 3600

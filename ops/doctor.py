@@ -42,10 +42,6 @@ from ops.account import (
 from ops.stage import RESIZE_FUNCTION, Stage, StageError
 from ops.wiring import BATCH_FAILURES, policy_statements
 
-#: AWS's guidance for a Lambda consumer of SQS (see ops.bootstrap).
-VISIBILITY_TIMEOUT_FACTOR = 6
-MIN_MAX_RECEIVE_COUNT = 5
-
 
 @dataclass(frozen=True)
 class Check:
@@ -362,10 +358,11 @@ def check_queue(target: Target, clients: Clients) -> Check:
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     problems = []
     visibility = int(attributes.get("VisibilityTimeout", 30))
-    wanted = VISIBILITY_TIMEOUT_FACTOR * target.function_timeout
+    factor = bootstrap.VISIBILITY_TIMEOUT_FACTOR
+    wanted = factor * target.function_timeout
     if visibility < wanted:
         problems.append(
-            f"visibility timeout {visibility} s is under {VISIBILITY_TIMEOUT_FACTOR}x the "
+            f"visibility timeout {visibility} s is under {factor}x the "
             f"function's {target.function_timeout} s ({wanted} s)"
         )
     redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
@@ -373,9 +370,9 @@ def check_queue(target: Target, clients: Clients) -> Check:
         problems.append("no redrive policy: a poison message is retried forever")
     else:
         receives = int(redrive.get("maxReceiveCount", 0))
-        if receives < MIN_MAX_RECEIVE_COUNT:
+        if receives < bootstrap.MAX_RECEIVE_COUNT:
             problems.append(
-                f"maxReceiveCount {receives} is under {MIN_MAX_RECEIVE_COUNT}: throttled "
+                f"maxReceiveCount {receives} is under {bootstrap.MAX_RECEIVE_COUNT}: throttled "
                 "batches reach the dead-letter queue unprocessed"
             )
         dlq_name = str(redrive.get("deadLetterTargetArn", "")).rsplit(":", 1)[-1]

@@ -84,6 +84,7 @@ def test_production_resizes_from_the_queue_with_its_dead_letters() -> None:
     # AWS's guidance for a Lambda consumer: a visibility timeout of at least six times
     # the function's timeout (throttled batches wait for retries while hidden), and a
     # maxReceiveCount of at least 5, so such waits do not dead-letter a message unread.
+    assert bootstrap.FUNCTION_TIMEOUT == config["timeout_seconds"]
     assert bootstrap.VISIBILITY_TIMEOUT >= 6 * config["timeout_seconds"]
     assert bootstrap.MAX_RECEIVE_COUNT >= 5
 
