@@ -48,6 +48,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kitteh.aws import control_client, error_code, s3_client, sqs_client
 from kitteh.config import Settings
+from kitteh.migrate import MIGRATE_FUNCTION
 from ops import wiring
 from ops.account import (
     NoCredentials,
@@ -64,7 +65,6 @@ from ops.stage import SETTINGS_FILE, Stage, StageError
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_VENV = Path(os.environ.get("KITTEH_PACKAGE_VENV", ROOT / "build" / "venv"))
 ZAPPA = PACKAGE_VENV / "bin" / "zappa"
-MIGRATE_FUNCTION = "handlers.migrate.handler"
 SMOKE_TEST_NAME = "kitteh-deploy-smoke-test.jpg"
 #: How long the smoke test's upload may take to become ready (a cold start included).
 SMOKE_TEST_TIMEOUT = 120

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from kitteh.aws import control_client, error_code, s3_client, sqs_client
 from kitteh.config import Settings
+from kitteh.migrate import SchemaState, check_schema, migrate_fix
 from ops import bootstrap
 from ops.account import (
     NoCredentials,
@@ -132,19 +133,17 @@ def check_settings(target: Target, clients: Clients) -> Check:
     return Check("settings", True, "SECRET_KEY and DATABASE_URL are set")
 
 
-def _schema(database_url: str) -> tuple[str | None, str | None]:
-    # Alembic only here, as in kitteh.health; a short connect timeout, since an
-    # unreachable server (a VPC-only RDS seen from a laptop) would hang otherwise.
-    # Not kitteh.migrate.schema_status: the app's engine would create a missing SQLite
-    # file (and its folder), and a check must change nothing.
-    from kitteh.migrate import current_revision, head_revision
-
+def _schema(database_url: str) -> SchemaState:
+    # kitteh.migrate's check_schema, through an engine of the doctor's own: the app's
+    # (get_engine) would create a missing SQLite file (and its folder), and report
+    # the database as answering, and a check must change nothing. A short connect
+    # timeout: an unreachable server (a VPC-only RDS seen from a laptop) would hang.
     url = make_url(database_url)
     args = {"connect_timeout": 5} if url.get_backend_name() == "postgresql" else {}
     engine = create_engine(url, poolclass=pool.NullPool, connect_args=args)
     try:
         with engine.connect() as connection:
-            return current_revision(connection), head_revision()
+            return check_schema(connection)
     finally:
         engine.dispose()
 
@@ -158,7 +157,7 @@ def check_database(target: Target, clients: Clients) -> Iterator[Check]:
     url = make_url(target.settings.database_url)
     where = url.render_as_string(hide_password=True)
     try:
-        current, head = _schema(target.settings.database_url)
+        schema = _schema(target.settings.database_url)
     except Exception as exc:
         yield Check(
             "database",
@@ -169,15 +168,10 @@ def check_database(target: Target, clients: Clients) -> Iterator[Check]:
         yield Check("schema", None, "the database does not answer")
         return
     yield Check("database", True, f"{url.get_backend_name()} answers ({where})")
-    if current != head:
-        yield Check(
-            "schema",
-            False,
-            f"at revision {current or 'none (empty)'}, the code needs {head}",
-            target.fixes.migrate,
-        )
+    if schema.problem:
+        yield Check("schema", False, schema.problem, target.fixes.migrate)
     else:
-        yield Check("schema", True, f"at {head}, the code's head")
+        yield Check("schema", True, f"at {schema.head}, the code's head")
 
 
 def _buckets(settings: Settings) -> list[str]:
@@ -520,7 +514,7 @@ def diagnose(target: Target, clients: Clients) -> Report:
 LOCAL_FIXES = Fixes(
     secrets="export SECRET_KEY=... DATABASE_URL=... (the values the app runs with)",
     converge="make bootstrap",
-    migrate="make migrate",
+    migrate=migrate_fix(),
 )
 
 
@@ -528,7 +522,7 @@ def stage_fixes(stage: Stage) -> Fixes:
     return Fixes(
         secrets=secrets_fix(stage),
         converge=f"make wire STAGE={stage.name}",
-        migrate=f"make migrate STAGE={stage.name}",
+        migrate=migrate_fix(stage.name),
         deploy=f"make deploy STAGE={stage.name}",
     )
 
