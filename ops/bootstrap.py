@@ -56,6 +56,10 @@ NOTIFICATION_ID = "kitteh-originals-created"
 CORS_RULE_ID = "kitteh-browser-upload"
 #: Browsers may cache a CORS preflight answer this long, in seconds.
 CORS_MAX_AGE = 3000
+#: What a page's script sends the originals bucket: an upload's presigned POST.
+#: Pages show images through <img> and presigned GET redirects, which need no CORS,
+#: and nothing issues presigned PUTs. The doctor fails our rule if it allows more.
+UPLOAD_METHODS = ("POST",)
 
 
 def ensure_bucket(s3: S3Client, name: str) -> bool:
@@ -217,12 +221,13 @@ def _normalised(config: NotificationConfigurationTypeDef) -> str:
 def cors_rules(origins: Iterable[str], *, upload: bool = True) -> list[CORSRuleTypeDef]:
     """Return the CORS rule letting browsers at ``origins`` use the bucket.
 
-    POST is the presigned-POST upload (PUT for presigned PUTs), GET/HEAD let pages
-    read objects back. ``ETag`` and ``Location`` are exposed because a browser's
-    script only sees response headers that CORS lists, and a direct upload reports
-    its result in them.
+    The originals bucket takes :data:`UPLOAD_METHODS` (the presigned POST); a
+    separate variants bucket (``upload=False``) lets pages read objects back with
+    GET/HEAD. ``ETag`` and ``Location`` are exposed because a browser's script only
+    sees response headers that CORS lists, and a direct upload reports its result
+    in them.
     """
-    methods = ["GET", "HEAD", "POST", "PUT"] if upload else ["GET", "HEAD"]
+    methods = list(UPLOAD_METHODS) if upload else ["GET", "HEAD"]
     return [
         {
             "ID": CORS_RULE_ID,

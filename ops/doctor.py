@@ -229,10 +229,11 @@ def check_cors(target: Target, clients: Clients) -> Check:
         if error_code(exc) != "NoSuchCORSConfiguration":
             raise
         rules = []
+    upload = set(bootstrap.UPLOAD_METHODS)
     refused = [
         origin
         for origin in target.app_origins
-        if not any(_origin_allowed(r, origin) and "POST" in r["AllowedMethods"] for r in rules)
+        if not any(_origin_allowed(r, origin) and upload <= set(r["AllowedMethods"]) for r in rules)
     ]
     if refused:
         allowed = sorted({o for r in rules for o in r.get("AllowedOrigins", [])})
@@ -246,6 +247,16 @@ def check_cors(target: Target, clients: Clients) -> Check:
             f"{bucket} refuses browser uploads (POST) from {', '.join(refused)}; "
             f"its CORS allows {', '.join(allowed) or 'no origin'}",
             fix,
+        )
+    # Only Kitteh's own rule: other rules on the bucket are their owners' business.
+    ours = {m for r in rules if r.get("ID") == bootstrap.CORS_RULE_ID for m in r["AllowedMethods"]}
+    if ours - upload:
+        return Check(
+            "cors",
+            False,
+            f"{bucket}'s CORS rule {bootstrap.CORS_RULE_ID} also allows "
+            f"{', '.join(sorted(ours - upload))}, which no browser of Kitteh's sends",
+            target.fixes.converge,
         )
     return Check("cors", True, f"{bucket} takes uploads from {', '.join(target.app_origins)}")
 

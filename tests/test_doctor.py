@@ -25,6 +25,7 @@ from moto import mock_aws
 
 from kitteh.config import Settings
 from kitteh.migrate import upgrade
+from ops import bootstrap as bootstrap_module
 from ops import doctor, wiring
 from ops.bootstrap import bootstrap
 from ops.stage import Stage
@@ -283,6 +284,36 @@ def test_each_check_names_the_problem_and_its_fix(stack: Stack, broken: str) -> 
     fix = failed[broken].fix or ""
     assert (local_fix if stack.stage is None else stage_fix) in fix, report.render()
     assert f"1 of {len(report.checks)} checks failed: {broken}" in report.render()
+
+
+def test_a_cors_rule_of_ours_that_allows_more_than_the_upload_fails_until_converged(
+    stack: Stack,
+) -> None:
+    # GIVEN Kitteh's rule as bootstrap wrote it before it allowed POST only
+    settings = stack.settings
+    old_rule = {
+        "ID": bootstrap_module.CORS_RULE_ID,
+        "AllowedOrigins": [ORIGIN],
+        "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+        "AllowedHeaders": ["*"],
+    }
+    stack.clients.s3.put_bucket_cors(
+        Bucket=settings.bucket, CORSConfiguration={"CORSRules": [old_rule]}
+    )
+
+    # THEN the cors check fails, naming what is allowed too much and the fix
+    check = doctor.check_cors(stack.rebuild(), stack.clients)
+    assert (check.ok, check.fix) == (False, stack.rebuild().fixes.converge)
+    assert check.message == (
+        f"{settings.bucket}'s CORS rule {bootstrap_module.CORS_RULE_ID} also allows "
+        "GET, HEAD, PUT, which no browser of Kitteh's sends"
+    )
+
+    # WHEN the stack is converged (make bootstrap; make wire runs the same bootstrap)
+    bootstrap(settings, app_origins=[ORIGIN], with_queue=stack.mode != "dev")
+
+    # THEN it passes
+    assert doctor.check_cors(stack.rebuild(), stack.clients).ok is True
 
 
 @pytest.mark.parametrize(
