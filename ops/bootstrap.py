@@ -10,10 +10,11 @@ setting applies the change.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
@@ -332,15 +333,27 @@ def _ensure_event_queue(s3: S3Client, sqs: SQSClient, settings: Settings) -> dic
     }
 
 
-def main() -> int:
-    """Bootstrap from the environment's settings and print the summary as JSON.
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ops.bootstrap [--no-queue]``: bootstrap from the environment's settings.
 
-    ``--no-queue``: buckets and CORS only (on AWS, where Zappa subscribes the
-    resize function to the bucket).
+    Prints the summary as JSON. ``--no-queue``: buckets and CORS only (on AWS,
+    where S3 invokes the resize function directly). ``argv`` defaults to the
+    command line's.
     """
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.bootstrap",
+        description="Create or converge Kitteh's buckets, queues, notification and CORS "
+        "on the endpoint the environment names (idempotent).",
+    )
+    parser.add_argument(
+        "--no-queue",
+        dest="with_queue",
+        action="store_false",
+        help="buckets and CORS only: no SQS queue, no S3 -> SQS notification",
+    )
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    with_queue = "--no-queue" not in sys.argv[1:]
-    summary = bootstrap(Settings.from_env(), with_queue=with_queue)
+    summary = bootstrap(Settings.from_env(), with_queue=args.with_queue)
     json.dump(summary, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -160,11 +160,30 @@ def test_main_prints_the_summary_as_json(
     monkeypatch.setenv("KITTEH_BUCKET", "from-env")
     monkeypatch.setenv("KITTEH_QUEUE", "from-env-queue")
 
-    assert bootstrap_module.main() == 0
+    assert bootstrap_module.main([]) == 0
 
     summary = json.loads(capsys.readouterr().out)
     assert summary["bucket"] == "from-env"
     assert summary["queue_url"].endswith("/from-env-queue")
+
+
+def test_main_with_no_queue_sets_up_buckets_and_cors_only(
+    mocked_aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bootstrap_module.main(["--no-queue"]) == 0
+
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["queue_url"] is None
+    assert sqs_client(Settings.from_env()).list_queues().get("QueueUrls", []) == []
+
+
+def test_main_refuses_an_option_it_does_not_know(capsys: pytest.CaptureFixture[str]) -> None:
+    # A mistyped --no-queue would otherwise set up a queue nobody asked for.
+    with pytest.raises(SystemExit) as exited:
+        bootstrap_module.main(["--no-queues"])
+
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --no-queues" in capsys.readouterr().err
 
 
 def test_without_queue_only_buckets_and_cors_are_set(mocked_aws: None, settings: Settings) -> None:
