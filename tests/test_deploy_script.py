@@ -40,16 +40,21 @@ def filled_settings(tmp_path: Path) -> Path:
     return path
 
 
-def test_missing_secrets_stop_a_deploy_with_the_upload_command(
-    mocked_aws: None, filled_settings: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def put_secrets(secrets: dict[str, str]) -> None:
+    """Store the dev stage's secrets object where the filled settings' remote_env says."""
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="mine-kitteh-zappa-deploys")
     s3.put_object(
         Bucket="mine-kitteh-zappa-deploys",
         Key="secrets/kitteh-dev.json",
-        Body=json.dumps({"DATABASE_URL": "postgresql+psycopg://db/kitteh"}),
+        Body=json.dumps(secrets),
     )
+
+
+def test_missing_secrets_stop_a_deploy_with_the_upload_command(
+    mocked_aws: None, filled_settings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_secrets({"DATABASE_URL": "postgresql+psycopg://db/kitteh"})
 
     assert deploy.main(["deploy", "dev", "--settings", str(filled_settings)]) == 1
 
@@ -65,14 +70,7 @@ def test_a_blank_secret_stops_a_deploy_as_a_missing_one_does(
     mocked_aws: None, filled_settings: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a secrets object whose SECRET_KEY is blank (the doctor fails it as unset)
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket="mine-kitteh-zappa-deploys")
-    secrets = {"SECRET_KEY": "  ", "DATABASE_URL": "postgresql+psycopg://db/kitteh"}
-    s3.put_object(
-        Bucket="mine-kitteh-zappa-deploys",
-        Key="secrets/kitteh-dev.json",
-        Body=json.dumps(secrets),
-    )
+    put_secrets({"SECRET_KEY": "  ", "DATABASE_URL": "postgresql+psycopg://db/kitteh"})
 
     # WHEN a deploy starts, THEN it stops at its first step with the upload command
     assert deploy.main(["deploy", "dev", "--settings", str(filled_settings)]) == 1
@@ -83,16 +81,8 @@ def test_a_blank_secret_stops_a_deploy_as_a_missing_one_does(
 
 
 def test_no_credentials_stop_a_deploy_with_how_to_provide_them(
-    aws_env: None,
-    filled_settings: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    no_aws_credentials: None, filled_settings: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN no AWS credentials anywhere (and no instance metadata to ask)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
     assert deploy.main(["deploy", "dev", "--settings", str(filled_settings)]) == 1
 
     out = capsys.readouterr().out

@@ -372,13 +372,8 @@ def test_the_runtime_check_names_the_running_and_the_tested_runtime(stack: Stack
 
 
 def test_a_stage_without_credentials_fails_one_check_that_says_how_to_provide_them(
-    aws_env: None, monkeypatch: pytest.MonkeyPatch
+    no_aws_credentials: None,
 ) -> None:
-    # GIVEN no AWS credentials anywhere (and no instance metadata to ask)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
     report = doctor.run_doctor("dev")
 
     assert [(c.name, c.ok, c.message, c.fix) for c in report.checks] == [
