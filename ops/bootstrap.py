@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # dev-only stubs: LocalStack's interpreter runs this without 
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import (
         CORSRuleTypeDef,
+        NotificationConfigurationFilterTypeDef,
         NotificationConfigurationTypeDef,
         PublicAccessBlockConfigurationTypeDef,
         QueueConfigurationTypeDef,
@@ -164,6 +165,12 @@ def notification_configuration(s3: S3Client, bucket: str) -> NotificationConfigu
     )
 
 
+def prefix_filter(prefix: str) -> NotificationConfigurationFilterTypeDef:
+    """The filter of a notification for the keys under ``prefix``, as Kitteh spells it."""
+    # "prefix" in lower case is the API's spelling; AWS also takes "Prefix", moto not.
+    return {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}
+
+
 def ensure_notification(s3: S3Client, bucket: str, queue_arn: str, prefix: str) -> bool:
     """Send ``bucket``'s object-created events under ``prefix`` to the queue.
 
@@ -174,12 +181,11 @@ def ensure_notification(s3: S3Client, bucket: str, queue_arn: str, prefix: str) 
     send an ``s3:TestEvent`` to each queue. Returns True if it wrote.
     """
     current = notification_configuration(s3, bucket)
-    # "prefix" in lower case is the API's spelling; AWS also takes "Prefix", moto not.
     ours: QueueConfigurationTypeDef = {
         "Id": NOTIFICATION_ID,
         "QueueArn": queue_arn,
         "Events": ["s3:ObjectCreated:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+        "Filter": prefix_filter(prefix),
     }
     others = [
         c

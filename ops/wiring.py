@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from kitteh.aws import error_code
-from ops.bootstrap import notification_configuration, same_notifications
+from ops.bootstrap import notification_configuration, prefix_filter, same_notifications
 from ops.stage import RESIZE_FUNCTION
 
 if TYPE_CHECKING:  # dev-only stubs; Lambda's client stays untyped (no stubs installed)
@@ -139,7 +139,7 @@ def ensure_function_notification(s3: S3Client, bucket: str, function_arn: str, p
         "Id": FUNCTION_NOTIFICATION_ID,
         "LambdaFunctionArn": function_arn,
         "Events": ["s3:ObjectCreated:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+        "Filter": prefix_filter(prefix),
     }
     others = [
         entry
