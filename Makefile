@@ -74,7 +74,7 @@ undeploy: $(VENV)/.installed-local ## STAGE=...: remove the S3 trigger, then zap
 	$(DEPLOY) undeploy $(STAGE)
 
 bootstrap: $(VENV)/.installed-local ## create buckets, queue, notification and CORS on the configured endpoint
-	$(PY) -m kitteh.bootstrap
+	$(PY) -m ops.bootstrap
 
 doctor: $(VENV)/.installed-local ## check a running stack end to end (STAGE=dev: a deployed stage)
 	$(PY) -m flask --app app kitteh doctor $(if $(STAGE),--stage $(STAGE))

@@ -3,23 +3,45 @@
 Each command does what a Lambda function or a ``make`` target does, through the same
 core function, so an operator with a shell (and the stage's environment) needs
 nothing else: ``migrate`` is ``handlers.migrate``'s :func:`kitteh.migrate.upgrade`,
-``bootstrap`` is :func:`kitteh.bootstrap.bootstrap`, ``doctor`` is
-:func:`kitteh.doctor.run_doctor` (what ``make doctor`` runs), ``delete`` is what
+``bootstrap`` is :func:`ops.bootstrap.bootstrap`, ``doctor`` is
+:func:`ops.doctor.run_doctor` (what ``make doctor`` runs), ``delete`` is what
 ``DELETE /api/images/<name>`` does, without the uploader's token (a takedown),
 ``reprocess`` is :func:`kitteh.reprocess.reprocess`, ``stats`` is
 :func:`kitteh.stats.collect`. Their imports wait until they run: ``app.py`` imports
-this module on Lambda too.
+this module on Lambda too, whose package holds no ``ops/`` (``bootstrap`` and
+``doctor`` then say so, see :func:`_needs_ops`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 
 import click
 
 from kitteh.config import Settings
+
+
+@contextmanager
+def _needs_ops(command: str) -> Iterator[None]:
+    """Turn a missing ``ops`` package, imported inside the block, into the command's error.
+
+    ``ops/`` is the operator's, left out of the Lambda package; there (or in any
+    install without it) ``command`` fails with where to run it instead of a traceback.
+    A module missing from inside ``ops`` (boto3, say) is re-raised as it is.
+    """
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if exc.name != "ops" and not (exc.name or "").startswith("ops."):
+            raise
+        raise click.ClickException(
+            f"flask kitteh {command} needs the ops/ package, which the Lambda package "
+            f"leaves out: run it from a checkout of Kitteh (make {command})"
+        ) from exc
 
 
 @click.group("kitteh")
@@ -50,7 +72,8 @@ def migrate_command(revision: str) -> None:
 )
 def bootstrap_command(origins: tuple[str, ...], queue: bool) -> None:
     """Create buckets, CORS and the event queue (idempotent; AWS included)."""
-    from kitteh.bootstrap import bootstrap
+    with _needs_ops("bootstrap"):
+        from ops.bootstrap import bootstrap
 
     settings = Settings.from_env()
     if origins:
@@ -73,7 +96,8 @@ def bootstrap_command(origins: tuple[str, ...], queue: bool) -> None:
 )
 def doctor_command(stage: str | None, origins: tuple[str, ...]) -> None:
     """Check a running stack end to end; say what is wrong and the command that fixes it."""
-    from kitteh.doctor import run_doctor
+    with _needs_ops("doctor"):
+        from ops.doctor import run_doctor
 
     report = run_doctor(stage, origins)
     click.echo(report.render())

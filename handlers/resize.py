@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kitteh import queues
+from handlers import queues
+from handlers.events import MalformedEvent, S3Event, S3Record, SQSEvent, is_sqs_event
 from kitteh.aws import sqs_client
 from kitteh.config import Settings
 from kitteh.db import transaction
-from kitteh.events import MalformedEvent, S3Event, S3Record, SQSEvent, is_sqs_event
 from kitteh.logs import configure_logging
 from kitteh.processing import process_original
 from kitteh.storage import get_storage
@@ -52,7 +52,7 @@ def _handle_s3_event(event: S3Event) -> dict[str, Any]:
 def _handle_sqs_batch(event: SQSEvent) -> dict[str, Any]:
     # Only the failed messages may go back to the queue, to be retried and in the end
     # dead-lettered, whether or not the mapping has ReportBatchItemFailures on: so a
-    # partial failure deletes what succeeded and raises (kitteh.queues says why).
+    # partial failure deletes what succeeded and raises (handlers.queues says why).
     done, failed = [], []
     for message in event.records:
         try:

@@ -23,9 +23,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool, text
 
-from kitteh.db import get_engine
-
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+#: The Lambda function that runs :func:`upgrade` on a deployed stage.
+MIGRATE_FUNCTION = "handlers.migrate.handler"
 
 #: Any constant works; it only has to be the same for every Kitteh migration run.
 _ADVISORY_LOCK_ID = 0x4B177E4
@@ -63,14 +63,38 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def schema_status(database_url: str) -> tuple[str | None, str | None]:
-    """Return ``(current, head)`` revisions, for health checks.
+@dataclass(frozen=True)
+class SchemaState:
+    """The revision a database stands at, and the one the code needs."""
 
-    Through the app's own engine: its deadlines (kitteh.db) bound the check, and a
-    health check that passes says the pool the pages use works.
+    current: str | None
+    head: str | None
+
+    @property
+    def problem(self) -> str | None:
+        """What is wrong, in the words every check uses; None at the code's head."""
+        if self.current == self.head:
+            return None
+        return f"at revision {self.current or 'none (empty)'}, the code needs {self.head}"
+
+
+def check_schema(connection: Connection) -> SchemaState:
+    """The one schema check: where ``connection``'s database stands against the code's head.
+
+    The caller picks the connection: the health check one of the app's own engine,
+    whose deadlines (kitteh.db) bound it and whose pool it proves; the doctor one of
+    an engine that creates nothing.
     """
-    with get_engine(database_url).connect() as connection:
-        return current_revision(connection), head_revision()
+    return SchemaState(current_revision(connection), head_revision())
+
+
+def migrate_fix(stage: str | None = None) -> str:
+    """The command that brings a schema behind the code to its head, as every check says it.
+
+    ``stage``: the deployed stage whose schema it is (``make migrate STAGE=...`` runs
+    :data:`MIGRATE_FUNCTION` there); None for the database ``DATABASE_URL`` names here.
+    """
+    return f"make migrate STAGE={stage}" if stage else "make migrate"
 
 
 def upgrade(database_url: str, revision: str = "head") -> MigrationResult:

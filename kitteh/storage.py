@@ -208,11 +208,11 @@ class Storage:
         botocore's rules. Signing is local: no request is made.
         """
         if self.settings.media_base_url:
-            media = _origin(self.settings.media_base_url)
+            media = origin(self.settings.media_base_url)
         else:
-            media = _origin(self.variant_url(f"{self.settings.variants_prefix}origin-probe"))
+            media = origin(self.variant_url(f"{self.settings.variants_prefix}origin-probe"))
         probe = f"{self.settings.originals_prefix}origin-probe"
-        upload = _origin(self.presigned_post(probe, formats.JPEG.content_type, 1)["url"])
+        upload = origin(self.presigned_post(probe, formats.JPEG.content_type, 1)["url"])
         return BrowserOrigins(media=media, upload=upload)
 
     def variant_url(self, key: str) -> str:
@@ -282,7 +282,12 @@ class BrowserOrigins:
     upload: str
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
+    """The origin (scheme://host[:port]) of ``url``, as browsers send it and CSP and CORS name it.
+
+    The one reading of an origin: for the pages' CSP (:meth:`Storage.browser_origins`) and
+    for the origins a stage's bucket CORS must allow (its API's URL, its domain).
+    """
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 

@@ -27,13 +27,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
+from handlers.events import MalformedEvent, S3Event
 from kitteh.aws import s3_client, sqs_client
-from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
-from kitteh.events import MalformedEvent, S3Event
 from kitteh.storage import get_storage
 from localcloud.relay import EventRelay
 from localcloud.runtime import Deliver, lambda_invoker
+from ops.bootstrap import bootstrap
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

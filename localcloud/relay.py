@@ -12,7 +12,7 @@ once: ``KITTEH_RELAY_CONCURRENCY`` of them (default :data:`DEFAULT_CONCURRENCY`)
 it receives no more messages than it has free hands for, so none waits in a local
 line while its visibility timeout runs out. A failure simply leaves it
 for SQS to show again after the visibility timeout and, after a few receives, to
-move to the dead-letter queue (see :mod:`kitteh.bootstrap`). At-least-once, as on
+move to the dead-letter queue (see :mod:`ops.bootstrap`). At-least-once, as on
 AWS, so the handler must be idempotent there too.
 
 Run it on its own with ``make relay`` (``python -m localcloud.relay``).
@@ -31,9 +31,9 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from handlers.events import MalformedEvent, S3Event
 from kitteh.aws import sqs_client
 from kitteh.config import Settings
-from kitteh.events import MalformedEvent, S3Event
 from localcloud.runtime import Deliver, lambda_invoker
 
 if TYPE_CHECKING:

@@ -133,10 +133,10 @@ def run(stack: str, host: str, port: int) -> None:
         from app import create_app
         from handlers import migrate, resize
         from kitteh.aws import sqs_client
-        from kitteh.bootstrap import bootstrap
         from kitteh.config import Settings
         from localcloud.relay import EventRelay
         from localcloud.runtime import LambdaContext, lambda_invoker
+        from ops.bootstrap import bootstrap
 
         log.info("migrate: %s", migrate.handler({}, LambdaContext(function_name="migrate")))
         settings = Settings.from_env()

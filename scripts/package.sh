@@ -37,23 +37,10 @@ started_at=$SECONDS
 
 die() { echo "package.sh: $*" >&2; exit 1; }
 
-# The stage's runtime ("python3.13"), following "extends" like Zappa does.
-runtime="$(python3 - "$STAGE" <<'PY'
-import json, sys
-settings = json.load(open("zappa_settings.json"))
-stage, seen = sys.argv[1], set()
-while stage not in seen:
-    seen.add(stage)
-    if stage not in settings:
-        sys.exit(f"no stage {stage!r} in zappa_settings.json")
-    if "runtime" in settings[stage]:
-        print(settings[stage]["runtime"])
-        break
-    stage = settings[stage].get("extends", stage)
-else:
-    sys.exit(f"stage {sys.argv[1]!r} names no runtime")
-PY
-)" || die "cannot read the runtime of stage '$STAGE'"
+# The stage's runtime ("python3.13"), following "extends" like Zappa does: ops.stage's
+# reading of zappa_settings.json, which needs nothing but the machine's python3.
+runtime="$(PYTHONPATH="$ROOT" python3 -m ops.stage runtime "$STAGE")" ||
+    die "cannot read the runtime of stage '$STAGE'"
 py_version="${runtime#python}"                   # 3.13
 py_tag="cp${py_version/./}"                      # cp313
 case "$py_version" in

@@ -38,6 +38,14 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
+def no_aws_credentials(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS credentials anywhere, and no instance metadata to ask for some."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
 def mocked_aws(aws_env: None) -> Iterator[None]:
     """moto in place of AWS; clients made inside it talk to moto."""
     with mock_aws():

@@ -1,4 +1,4 @@
-"""kitteh.bootstrap against moto: what it creates, and that running it again is harmless."""
+"""ops.bootstrap against moto: what it creates, and that running it again is harmless."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from kitteh import bootstrap as bootstrap_module
 from kitteh.aws import s3_client, sqs_client
-from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
+from ops import bootstrap as bootstrap_module
+from ops.bootstrap import bootstrap
 
 
 @pytest.fixture
@@ -102,12 +102,14 @@ def test_keeps_other_notifications_and_converges_a_changed_prefix(settings: Sett
     assert ours["Filter"]["Key"]["FilterRules"][0]["Value"] == "uploads/"
 
 
-def test_cors_allows_browser_uploads_and_reads(settings: Settings) -> None:
+def test_cors_allows_the_browsers_presigned_post_and_nothing_else(settings: Settings) -> None:
     bootstrap(settings, app_origins=["http://localhost:5000"])
 
     [rule] = s3_client(settings).get_bucket_cors(Bucket=settings.bucket)["CORSRules"]
     assert rule["AllowedOrigins"] == ["http://localhost:5000"]
-    assert set(rule["AllowedMethods"]) == {"POST", "PUT", "GET", "HEAD"}
+    # Pages load images with <img> and presigned GET redirects, which need no CORS,
+    # and nothing issues presigned PUTs: the upload's POST is all a script sends.
+    assert rule["AllowedMethods"] == ["POST"]
     assert rule["AllowedHeaders"] == ["*"]
     assert set(rule["ExposeHeaders"]) == {"ETag", "Location"}
 
@@ -158,11 +160,30 @@ def test_main_prints_the_summary_as_json(
     monkeypatch.setenv("KITTEH_BUCKET", "from-env")
     monkeypatch.setenv("KITTEH_QUEUE", "from-env-queue")
 
-    assert bootstrap_module.main() == 0
+    assert bootstrap_module.main([]) == 0
 
     summary = json.loads(capsys.readouterr().out)
     assert summary["bucket"] == "from-env"
     assert summary["queue_url"].endswith("/from-env-queue")
+
+
+def test_main_with_no_queue_sets_up_buckets_and_cors_only(
+    mocked_aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bootstrap_module.main(["--no-queue"]) == 0
+
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["queue_url"] is None
+    assert sqs_client(Settings.from_env()).list_queues().get("QueueUrls", []) == []
+
+
+def test_main_refuses_an_option_it_does_not_know(capsys: pytest.CaptureFixture[str]) -> None:
+    # A mistyped --no-queue would otherwise set up a queue nobody asked for.
+    with pytest.raises(SystemExit) as exited:
+        bootstrap_module.main(["--no-queues"])
+
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --no-queues" in capsys.readouterr().err
 
 
 def test_without_queue_only_buckets_and_cors_are_set(mocked_aws: None, settings: Settings) -> None:

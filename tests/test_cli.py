@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -69,3 +70,22 @@ def test_bootstrap_without_queue_leaves_the_events_to_zappa(
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["queue_url"] is None
     assert "QueueUrls" not in sqs_client(settings).list_queues()
+
+
+@pytest.mark.parametrize("command", ["doctor", "bootstrap"])
+def test_operator_commands_without_the_ops_package_say_where_to_run_them(
+    cli_app: Flask, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    # GIVEN an install without ops/ (the Lambda package leaves it out): None in
+    # sys.modules makes importing a module fail as a missing one does
+    for module in ("ops", f"ops.{command}"):
+        monkeypatch.setitem(sys.modules, module, None)
+
+    # WHEN an operator's command runs there
+    result = invoke(cli_app, command)
+
+    # THEN it fails with the reason and where it runs, not with a traceback
+    assert result.exit_code == 1
+    assert f"Error: flask kitteh {command} needs the ops/ package" in result.output
+    assert "which the Lambda package leaves out" in result.output
+    assert f"run it from a checkout of Kitteh (make {command})" in result.output

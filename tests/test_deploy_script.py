@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from kitteh.stage import SETTINGS_FILE
+from ops.stage import SETTINGS_FILE
 from scripts import deploy
 
 
@@ -40,16 +40,21 @@ def filled_settings(tmp_path: Path) -> Path:
     return path
 
 
-def test_missing_secrets_stop_a_deploy_with_the_upload_command(
-    mocked_aws: None, filled_settings: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def put_secrets(secrets: dict[str, str]) -> None:
+    """Store the dev stage's secrets object where the filled settings' remote_env says."""
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="mine-kitteh-zappa-deploys")
     s3.put_object(
         Bucket="mine-kitteh-zappa-deploys",
         Key="secrets/kitteh-dev.json",
-        Body=json.dumps({"DATABASE_URL": "postgresql+psycopg://db/kitteh"}),
+        Body=json.dumps(secrets),
     )
+
+
+def test_missing_secrets_stop_a_deploy_with_the_upload_command(
+    mocked_aws: None, filled_settings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_secrets({"DATABASE_URL": "postgresql+psycopg://db/kitteh"})
 
     assert deploy.main(["deploy", "dev", "--settings", str(filled_settings)]) == 1
 
@@ -59,3 +64,29 @@ def test_missing_secrets_stop_a_deploy_with_the_upload_command(
         "aws s3 cp .deploy/kitteh-dev.json s3://mine-kitteh-zappa-deploys/secrets/kitteh-dev.json"
         in out
     )
+
+
+def test_a_blank_secret_stops_a_deploy_as_a_missing_one_does(
+    mocked_aws: None, filled_settings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a secrets object whose SECRET_KEY is blank (the doctor fails it as unset)
+    put_secrets({"SECRET_KEY": "  ", "DATABASE_URL": "postgresql+psycopg://db/kitteh"})
+
+    # WHEN a deploy starts, THEN it stops at its first step with the upload command
+    assert deploy.main(["deploy", "dev", "--settings", str(filled_settings)]) == 1
+    out = capsys.readouterr().out
+    assert "failed: the secrets object lacks SECRET_KEY" in out
+    assert "to fix: put SECRET_KEY and DATABASE_URL in .deploy/kitteh-dev.json" in out
+    assert "==> [2/7]" not in out
+
+
+def test_no_credentials_stop_a_deploy_with_how_to_provide_them(
+    no_aws_credentials: None, filled_settings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert deploy.main(["deploy", "dev", "--settings", str(filled_settings)]) == 1
+
+    out = capsys.readouterr().out
+    assert (
+        "failed: no AWS credentials answer: NoCredentialsError: Unable to locate credentials" in out
+    )
+    assert "to fix: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)" in out

@@ -1,4 +1,4 @@
-"""kitteh.doctor against moto: each check passes on a healthy stack and fails when broken.
+"""ops.doctor against moto: each check passes on a healthy stack and fails when broken.
 
 Three stacks, as the doctor meets them:
 
@@ -23,11 +23,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from kitteh import doctor, wiring
-from kitteh.bootstrap import bootstrap
 from kitteh.config import Settings
 from kitteh.migrate import upgrade
-from kitteh.stage import Stage
+from ops import bootstrap as bootstrap_module
+from ops import doctor, wiring
+from ops.bootstrap import bootstrap
+from ops.stage import Stage
 from tests.moto_lambda import create_function
 
 ORIGIN = "https://kitteh.example.test"
@@ -285,6 +286,36 @@ def test_each_check_names_the_problem_and_its_fix(stack: Stack, broken: str) -> 
     assert f"1 of {len(report.checks)} checks failed: {broken}" in report.render()
 
 
+def test_a_cors_rule_of_ours_that_allows_more_than_the_upload_fails_until_converged(
+    stack: Stack,
+) -> None:
+    # GIVEN Kitteh's rule as bootstrap wrote it before it allowed POST only
+    settings = stack.settings
+    old_rule = {
+        "ID": bootstrap_module.CORS_RULE_ID,
+        "AllowedOrigins": [ORIGIN],
+        "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+        "AllowedHeaders": ["*"],
+    }
+    stack.clients.s3.put_bucket_cors(
+        Bucket=settings.bucket, CORSConfiguration={"CORSRules": [old_rule]}
+    )
+
+    # THEN the cors check fails, naming what is allowed too much and the fix
+    check = doctor.check_cors(stack.rebuild(), stack.clients)
+    assert (check.ok, check.fix) == (False, stack.rebuild().fixes.converge)
+    assert check.message == (
+        f"{settings.bucket}'s CORS rule {bootstrap_module.CORS_RULE_ID} also allows "
+        "GET, HEAD, PUT, which no browser of Kitteh's sends"
+    )
+
+    # WHEN the stack is converged (make bootstrap; make wire runs the same bootstrap)
+    bootstrap(settings, app_origins=[ORIGIN], with_queue=stack.mode != "dev")
+
+    # THEN it passes
+    assert doctor.check_cors(stack.rebuild(), stack.clients).ok is True
+
+
 @pytest.mark.parametrize(
     ("prefix", "triggers"),
     [("", True), ("variants/tiny", True), ("var", True), ("thumbnails/", False)],
@@ -338,3 +369,19 @@ def test_the_runtime_check_names_the_running_and_the_tested_runtime(stack: Stack
         "the function kitteh-dev does not exist",
         "make deploy STAGE=dev",
     )
+
+
+def test_a_stage_without_credentials_fails_one_check_that_says_how_to_provide_them(
+    no_aws_credentials: None,
+) -> None:
+    report = doctor.run_doctor("dev")
+
+    assert [(c.name, c.ok, c.message, c.fix) for c in report.checks] == [
+        (
+            "credentials",
+            False,
+            "no AWS credentials answer: NoCredentialsError: Unable to locate credentials",
+            "set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) to a deployer's",
+        )
+    ]
+    assert report.target.description == "stage dev" and not report.ok

@@ -1,4 +1,4 @@
-"""kitteh.events: the one reading of S3 and SQS events, on the payloads AWS and LocalStack send."""
+"""handlers.events: the one reading of S3 and SQS events, on what AWS and LocalStack send."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kitteh.events import MalformedEvent, S3Event, SQSEvent, is_sqs_event
+from handlers.events import MalformedEvent, S3Event, SQSEvent, is_sqs_event
 from tests.lambda_events import load_event, make_s3_event, make_sqs_event
 
 

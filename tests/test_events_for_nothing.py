@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from handlers import queues
 from handlers.resize import handler
-from kitteh import queues
 from kitteh.db import transaction
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext

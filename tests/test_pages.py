@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from handlers.resize import handler
 from kitteh.config import Settings
+from kitteh.migrate import head_revision
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from tests.lambda_events import make_s3_event
@@ -219,7 +220,13 @@ def test_healthz_reports_a_schema_that_is_behind(settings: Settings, storage: St
     app = create_app(settings, storage)
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert "handlers.migrate.handler" in response.get_json()["error"]
+    error = response.get_json()["error"]
+    # In the doctor's words (its schema check), with both ways to run the migration.
+    assert f"the database schema is at revision none (empty), the code needs {head_revision()}" in (
+        error
+    )
+    assert "fix: make migrate here, or make migrate STAGE=<stage> for a deployed stage" in error
+    assert "handlers.migrate.handler" in error
 
 
 def test_healthz_reports_missing_storage(

@@ -10,12 +10,12 @@ from urllib.parse import unquote_plus
 
 import pytest
 
+from handlers.events import S3Event
 from kitteh.aws import s3_client, sqs_client
-from kitteh.bootstrap import MAX_RECEIVE_COUNT, bootstrap
 from kitteh.config import Settings
-from kitteh.events import S3Event
 from localcloud.relay import EventRelay
 from localcloud.runtime import LambdaContext, lambda_invoker
+from ops.bootstrap import MAX_RECEIVE_COUNT, bootstrap
 from tests.lambda_events import load_event
 
 

@@ -10,11 +10,11 @@ from botocore.exceptions import ClientError
 from PIL import Image as PILImage
 from sqlalchemy import select
 
+from handlers.queues import BatchIncomplete
 from handlers.resize import handler
 from kitteh import formats, gallery, imaging
 from kitteh.config import Settings
 from kitteh.db import transaction
-from kitteh.queues import BatchIncomplete
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from models import Image

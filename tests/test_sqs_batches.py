@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from handlers import queues
 from handlers.resize import handler
-from kitteh import gallery, queues, uploads
+from kitteh import gallery, uploads
 from kitteh.aws import sqs_client
 from kitteh.config import Settings
 from kitteh.db import get_sessionmaker, transaction

@@ -1,4 +1,4 @@
-"""kitteh.wiring against moto: one permission, one notification, however often it runs."""
+"""ops.wiring against moto: one permission, one notification, however often it runs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from kitteh import wiring
+from ops import wiring
 from tests.moto_lambda import create_function
 
 BUCKET = "kitteh-wiring-images"

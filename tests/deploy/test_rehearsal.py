@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
-from kitteh import wiring
 from kitteh.migrate import head_revision, upgrade
+from ops import wiring
 from tests.deploy.conftest import REGION, STAGE, Account
 from tests.deploy.emulator import code_sha256
 from tests.package.build import PACKAGE_VENV

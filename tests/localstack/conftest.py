@@ -26,10 +26,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from kitteh.bootstrap import VISIBILITY_TIMEOUT
 from kitteh.db import get_engine
 from kitteh.migrate import upgrade
 from localcloud.harness import environment, localstack_problem, stack_environment
+from ops.bootstrap import VISIBILITY_TIMEOUT
 from tests.localstack.stack import Stack
 from tests.postgres import throwaway_database
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from kitteh import doctor
 from kitteh.aws import s3_client, sqs_client
-from kitteh.bootstrap import bootstrap
 from kitteh.migrate import upgrade
 from localcloud.harness import LOCALSTACK_URL as ENDPOINT
+from ops import doctor
+from ops.bootstrap import bootstrap
 from tests.postgres import throwaway_database
 from tests.test_doctor import BREAKERS, NOT_APPLICABLE, ORIGIN, Stack
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from kitteh.bootstrap import bootstrap
+from ops.bootstrap import bootstrap
 from tests.localstack.helpers import (
     LANDSCAPE,
     assert_ready_with_variants,

@@ -18,9 +18,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from kitteh.bootstrap import bootstrap
+from handlers.events import S3Event
 from kitteh.config import Settings
-from kitteh.events import S3Event
+from ops.bootstrap import bootstrap
 from tests.package.zappa_config import remote_env_location
 
 LOCALSTACK = "http://127.0.0.1:4566"
@@ -41,7 +41,7 @@ def client(service: str) -> Any:
 
 @dataclass
 class Cloud:
-    """One stage's bucket and queue, as kitteh.bootstrap sets them up."""
+    """One stage's bucket and queue, as ops.bootstrap sets them up."""
 
     config: dict[str, Any]
     settings: Settings

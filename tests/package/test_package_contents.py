@@ -41,9 +41,12 @@ NEVER_SHIPPED = (
     "docs/",
     "localstack/",
     "localcloud/",
+    "ops/",
     "scripts/",
     "instance/",
     ".venv/",
+    # import-linter's cache of the import graph, there once make lint has run.
+    ".import_linter_cache/",
 )
 #: What stands in for AWS on a developer's machine; no shipped module may import it.
 LOCAL_ONLY = {"localcloud", "moto", "tests", "bench"}
@@ -183,7 +186,7 @@ def test_packaged_settings_route_and_log_as_configured(
     assert packaged["REMOTE_ENV"] == dev_config["remote_env"]
     # Settings live on the function (aws_environment_variables), not in the zip.
     assert packaged["ENVIRONMENT_VARIABLES"] == {"AWS_REGION": dev_config["aws_region"]}
-    # S3 events route by the notification's configurationId (kitteh.wiring), not by
+    # S3 events route by the notification's configurationId (ops.wiring), not by
     # an S3 entry in events: Zappa would add a permission on every update for that.
     assert packaged["AWS_EVENT_MAPPING"] == {}
     # Zappa 0.63.0 scans the tree for zappa.websocket imports; a hit (say, in a

@@ -1,7 +1,7 @@
 """S3 events that LocalStack emitted for real uploads, routed as on AWS by the package.
 
 On AWS, S3 invokes the dev function through the notification ``make deploy`` sets
-(``kitteh.wiring``), whose id ends in ``:handlers.resize.handler``: Zappa's handler
+(``ops.wiring``), whose id ends in ``:handlers.resize.handler``: Zappa's handler
 routes an S3 record by such a ``configurationId``. LocalStack here delivers the
 events to a queue instead (its notification id has no ":"), so the tests give each
 event the id AWS would send; the bucket carries the dev stage's bucket name.
@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from kitteh.wiring import FUNCTION_NOTIFICATION_ID
 from models import Image
+from ops.wiring import FUNCTION_NOTIFICATION_ID
 from tests.package.apigw import multipart, response_body, rest_event
 from tests.package.cloud import Cloud
 from tests.package.container import LambdaContainer

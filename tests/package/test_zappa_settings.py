@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from kitteh import bootstrap
 from kitteh.config import Settings
-from kitteh.stage import Stage
+from ops import bootstrap
+from ops.stage import Stage
 from tests.package.zappa_config import (
     RUNTIME_PROVIDED,
     load_settings,
@@ -60,7 +60,7 @@ def test_no_stage_lets_zappa_subscribe_the_function_to_a_bucket(config: dict[str
     # For an S3 entry in events Zappa adds an invoke permission with a random id on
     # every update and never removes it (core.py create_event_permission/_clear_policy):
     # the function's policy grows until its 20 KB cap stops deploys. make deploy
-    # (kitteh.wiring) keeps one permission and one notification instead.
+    # (ops.wiring) keeps one permission and one notification instead.
     s3_sources = [e for e in config["events"] if "arn:aws:s3:" in str(e.get("event_source"))]
     assert s3_sources == []
 
@@ -79,11 +79,12 @@ def test_production_resizes_from_the_queue_with_its_dead_letters() -> None:
     arn = event["event_source"]["arn"]
     assert event["function"] == "handlers.resize.handler"
     assert arn.startswith("arn:aws:sqs:")
-    assert arn.rsplit(":", 1)[1] == Settings().queue_name  # what kitteh.bootstrap creates
+    assert arn.rsplit(":", 1)[1] == Settings().queue_name  # what ops.bootstrap creates
     assert event["event_source"]["batch_size"] <= 10
     # AWS's guidance for a Lambda consumer: a visibility timeout of at least six times
     # the function's timeout (throttled batches wait for retries while hidden), and a
     # maxReceiveCount of at least 5, so such waits do not dead-letter a message unread.
+    assert bootstrap.FUNCTION_TIMEOUT == config["timeout_seconds"]
     assert bootstrap.VISIBILITY_TIMEOUT >= 6 * config["timeout_seconds"]
     assert bootstrap.MAX_RECEIVE_COUNT >= 5
 
@@ -117,6 +118,8 @@ def test_the_zip_leaves_out_the_runtimes_libraries_and_the_projects_tools(
     for names in RUNTIME_PROVIDED.values():
         assert set(names) <= excluded
     assert {"tests", "bench", "docs", "localstack", "scripts", "instance"} <= excluded
+    # The operator's tools (ops/: deploy, wiring, doctor, bootstrap) run off Lambda only.
+    assert {"localcloud", "ops"} <= excluded
     assert {".venv", ".localstack", "build", "__pycache__", "*.pyc"} <= excluded
     # The package venv holds Lambda-ready wheels already; Zappa's PyPI swap is off.
     assert config["use_precompiled_packages"] is False

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # LocalStack init hook (ready stage): create Kitteh's buckets, queues, notification
-# and CORS by running kitteh.bootstrap, which is idempotent.
+# and CORS by running ops.bootstrap, which is idempotent.
 #
 # Runs in two places, hence the two defaults:
 #   host mode (localstack/start.sh): KITTEH_ROOT and KITTEH_PYTHON (the project's
 #     .venv) are exported by start.sh;
-#   docker-compose: the project's kitteh/ is mounted at /opt/kitteh/kitteh and
-#     LocalStack's own interpreter runs it: its venv has boto3 (LocalStack needs it),
+#   docker-compose: the project's ops/ and kitteh/ are mounted under /opt/kitteh and
+#     LocalStack's own interpreter runs them: its venv has boto3 (LocalStack needs it),
 #     which the image's system python3 is not promised to have.
 set -euo pipefail
 
@@ -26,5 +26,5 @@ export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 export AWS_ENDPOINT_URL="${KITTEH_BOOTSTRAP_ENDPOINT:-http://127.0.0.1:4566}"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 
-echo "kitteh-bootstrap: $python -m kitteh.bootstrap against $AWS_ENDPOINT_URL"
-exec "$python" -m kitteh.bootstrap
+echo "kitteh-bootstrap: $python -m ops.bootstrap against $AWS_ENDPOINT_URL"
+exec "$python" -m ops.bootstrap

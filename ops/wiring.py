@@ -16,7 +16,7 @@ ends in ``:handlers.resize.handler``: Zappa's handler routes an S3 record by the
 
 **SQS (the production stage).** Zappa creates the event source mapping without
 ``ReportBatchItemFailures``; :func:`ensure_batch_failure_reporting` switches it on.
-The resize handler does not rely on it (see :mod:`kitteh.queues`), but with it a
+The resize handler does not rely on it (see :mod:`handlers.queues`), but with it a
 partial batch answer means what the Lambda documentation says it does.
 """
 
@@ -25,13 +25,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from kitteh.aws import error_code
-from kitteh.bootstrap import same_notifications
-from kitteh.stage import RESIZE_FUNCTION
+from ops.bootstrap import notification_configuration, prefix_filter, same_notifications
+from ops.stage import RESIZE_FUNCTION
 
 if TYPE_CHECKING:  # dev-only stubs; Lambda's client stays untyped (no stubs installed)
     from mypy_boto3_s3 import S3Client
@@ -118,15 +118,6 @@ def ensure_invoke_permission(lam: Any, function_name: str, bucket_arn: str, acco
     return changed
 
 
-def _configuration(s3: S3Client, bucket: str) -> NotificationConfigurationTypeDef:
-    answer = s3.get_bucket_notification_configuration(Bucket=bucket)
-    # The answer less its ResponseMetadata is a configuration S3 takes back as it is.
-    return cast(
-        "NotificationConfigurationTypeDef",
-        {key: value for key, value in answer.items() if key != "ResponseMetadata"},
-    )
-
-
 def _is_ours(entry: Mapping[str, Any], function_arn: str) -> bool:
     """Our notification, or any other one for the same function (Zappa's)."""
     return bool(
@@ -143,12 +134,12 @@ def ensure_function_notification(s3: S3Client, bucket: str, function_arn: str, p
     The permission must exist first: S3 checks that it may invoke the function.
     Returns True if the configuration was written.
     """
-    current = _configuration(s3, bucket)
+    current = notification_configuration(s3, bucket)
     ours: LambdaFunctionConfigurationTypeDef = {
         "Id": FUNCTION_NOTIFICATION_ID,
         "LambdaFunctionArn": function_arn,
         "Events": ["s3:ObjectCreated:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+        "Filter": prefix_filter(prefix),
     }
     others = [
         entry
@@ -168,7 +159,7 @@ def ensure_function_notification(s3: S3Client, bucket: str, function_arn: str, p
 
 def remove_function_notification(s3: S3Client, bucket: str, function_arn: str) -> bool:
     """Remove the function's notifications from ``bucket`` (before undeploying it)."""
-    current = _configuration(s3, bucket)
+    current = notification_configuration(s3, bucket)
     entries = current.get("LambdaFunctionConfigurations", [])
     kept = [entry for entry in entries if not _is_ours(entry, function_arn)]
     if len(kept) == len(entries):

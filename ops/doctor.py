@@ -26,23 +26,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import make_url
 
-from kitteh import bootstrap
 from kitteh.aws import control_client, error_code, s3_client, sqs_client
 from kitteh.config import Settings
-from kitteh.stage import (
-    RESIZE_FUNCTION,
-    Stage,
-    StageError,
+from kitteh.migrate import SchemaState, check_schema, migrate_fix
+from ops import bootstrap
+from ops.account import (
+    NoCredentials,
     api_url,
     app_origins,
+    caller_identity,
+    first_line,
+    missing_secrets,
     read_remote_env,
+    secrets_fix,
 )
-from kitteh.wiring import BATCH_FAILURES, policy_statements
-
-SECRETS = ("SECRET_KEY", "DATABASE_URL")
-#: AWS's guidance for a Lambda consumer of SQS (see kitteh.bootstrap).
-VISIBILITY_TIMEOUT_FACTOR = 6
-MIN_MAX_RECEIVE_COUNT = 5
+from ops.stage import RESIZE_FUNCTION, Stage, StageError
+from ops.wiring import BATCH_FAILURES, policy_statements
 
 
 @dataclass(frozen=True)
@@ -122,36 +121,29 @@ class Clients:
     lam: Any = None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 # Checks ---------------------------------------------------------------------------
 
 
 def check_settings(target: Target, clients: Clients) -> Check:
     if target.settings_error:
         return Check("settings", False, target.settings_error, target.fixes.secrets)
-    missing = [name for name in SECRETS if not target.provided.get(name, "").strip()]
+    missing = missing_secrets(target.provided)
     if missing:
         return Check("settings", False, f"{' and '.join(missing)} not set", target.fixes.secrets)
     return Check("settings", True, "SECRET_KEY and DATABASE_URL are set")
 
 
-def _schema(database_url: str) -> tuple[str | None, str | None]:
-    # Alembic only here, as in kitteh.health; a short connect timeout, since an
-    # unreachable server (a VPC-only RDS seen from a laptop) would hang otherwise.
-    # Not kitteh.migrate.schema_status: the app's engine would create a missing SQLite
-    # file (and its folder), and a check must change nothing.
-    from kitteh.migrate import current_revision, head_revision
-
+def _schema(database_url: str) -> SchemaState:
+    # kitteh.migrate's check_schema, through an engine of the doctor's own: the app's
+    # (get_engine) would create a missing SQLite file (and its folder), and report
+    # the database as answering, and a check must change nothing. A short connect
+    # timeout: an unreachable server (a VPC-only RDS seen from a laptop) would hang.
     url = make_url(database_url)
     args = {"connect_timeout": 5} if url.get_backend_name() == "postgresql" else {}
     engine = create_engine(url, poolclass=pool.NullPool, connect_args=args)
     try:
         with engine.connect() as connection:
-            return current_revision(connection), head_revision()
+            return check_schema(connection)
     finally:
         engine.dispose()
 
@@ -165,26 +157,21 @@ def check_database(target: Target, clients: Clients) -> Iterator[Check]:
     url = make_url(target.settings.database_url)
     where = url.render_as_string(hide_password=True)
     try:
-        current, head = _schema(target.settings.database_url)
+        schema = _schema(target.settings.database_url)
     except Exception as exc:
         yield Check(
             "database",
             False,
-            f"{where} does not answer: {_first_line(exc)}",
+            f"{where} does not answer: {first_line(exc)}",
             "check DATABASE_URL, and that the server accepts connections from here",
         )
         yield Check("schema", None, "the database does not answer")
         return
     yield Check("database", True, f"{url.get_backend_name()} answers ({where})")
-    if current != head:
-        yield Check(
-            "schema",
-            False,
-            f"at revision {current or 'none (empty)'}, the code needs {head}",
-            target.fixes.migrate,
-        )
+    if schema.problem:
+        yield Check("schema", False, schema.problem, target.fixes.migrate)
     else:
-        yield Check("schema", True, f"at {head}, the code's head")
+        yield Check("schema", True, f"at {schema.head}, the code's head")
 
 
 def _buckets(settings: Settings) -> list[str]:
@@ -242,10 +229,11 @@ def check_cors(target: Target, clients: Clients) -> Check:
         if error_code(exc) != "NoSuchCORSConfiguration":
             raise
         rules = []
+    upload = set(bootstrap.UPLOAD_METHODS)
     refused = [
         origin
         for origin in target.app_origins
-        if not any(_origin_allowed(r, origin) and "POST" in r["AllowedMethods"] for r in rules)
+        if not any(_origin_allowed(r, origin) and upload <= set(r["AllowedMethods"]) for r in rules)
     ]
     if refused:
         allowed = sorted({o for r in rules for o in r.get("AllowedOrigins", [])})
@@ -259,6 +247,16 @@ def check_cors(target: Target, clients: Clients) -> Check:
             f"{bucket} refuses browser uploads (POST) from {', '.join(refused)}; "
             f"its CORS allows {', '.join(allowed) or 'no origin'}",
             fix,
+        )
+    # Only Kitteh's own rule: other rules on the bucket are their owners' business.
+    ours = {m for r in rules if r.get("ID") == bootstrap.CORS_RULE_ID for m in r["AllowedMethods"]}
+    if ours - upload:
+        return Check(
+            "cors",
+            False,
+            f"{bucket}'s CORS rule {bootstrap.CORS_RULE_ID} also allows "
+            f"{', '.join(sorted(ours - upload))}, which no browser of Kitteh's sends",
+            target.fixes.converge,
         )
     return Check("cors", True, f"{bucket} takes uploads from {', '.join(target.app_origins)}")
 
@@ -365,10 +363,11 @@ def check_queue(target: Target, clients: Clients) -> Check:
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     problems = []
     visibility = int(attributes.get("VisibilityTimeout", 30))
-    wanted = VISIBILITY_TIMEOUT_FACTOR * target.function_timeout
+    factor = bootstrap.VISIBILITY_TIMEOUT_FACTOR
+    wanted = factor * target.function_timeout
     if visibility < wanted:
         problems.append(
-            f"visibility timeout {visibility} s is under {VISIBILITY_TIMEOUT_FACTOR}x the "
+            f"visibility timeout {visibility} s is under {factor}x the "
             f"function's {target.function_timeout} s ({wanted} s)"
         )
     redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
@@ -376,9 +375,9 @@ def check_queue(target: Target, clients: Clients) -> Check:
         problems.append("no redrive policy: a poison message is retried forever")
     else:
         receives = int(redrive.get("maxReceiveCount", 0))
-        if receives < MIN_MAX_RECEIVE_COUNT:
+        if receives < bootstrap.MAX_RECEIVE_COUNT:
             problems.append(
-                f"maxReceiveCount {receives} is under {MIN_MAX_RECEIVE_COUNT}: throttled "
+                f"maxReceiveCount {receives} is under {bootstrap.MAX_RECEIVE_COUNT}: throttled "
                 "batches reach the dead-letter queue unprocessed"
             )
         dlq_name = str(redrive.get("deadLetterTargetArn", "")).rsplit(":", 1)[-1]
@@ -513,10 +512,10 @@ def diagnose(target: Target, clients: Clients) -> Report:
                 report.checks.append(Check(name, None, "its bucket does not exist (see buckets)"))
             else:
                 report.checks.append(
-                    Check(name, False, f"AWS refused: {_first_line(exc)}", target.fixes.converge)
+                    Check(name, False, f"AWS refused: {first_line(exc)}", target.fixes.converge)
                 )
         except BotoCoreError as exc:
-            report.checks.append(Check(name, False, f"AWS does not answer: {_first_line(exc)}"))
+            report.checks.append(Check(name, False, f"AWS does not answer: {first_line(exc)}"))
     return report
 
 
@@ -526,19 +525,15 @@ def diagnose(target: Target, clients: Clients) -> Report:
 LOCAL_FIXES = Fixes(
     secrets="export SECRET_KEY=... DATABASE_URL=... (the values the app runs with)",
     converge="make bootstrap",
-    migrate="make migrate",
+    migrate=migrate_fix(),
 )
 
 
 def stage_fixes(stage: Stage) -> Fixes:
-    location = "s3://{}/{}".format(*stage.remote_env) if stage.remote_env else "its remote_env"
     return Fixes(
-        secrets=(
-            f"put SECRET_KEY and DATABASE_URL in .deploy/kitteh-{stage.name}.json, then "
-            f"aws s3 cp .deploy/kitteh-{stage.name}.json {location} (docs/deploy.md, section 2)"
-        ),
+        secrets=secrets_fix(stage),
         converge=f"make wire STAGE={stage.name}",
-        migrate=f"make migrate STAGE={stage.name}",
+        migrate=migrate_fix(stage.name),
         deploy=f"make deploy STAGE={stage.name}",
     )
 
@@ -624,18 +619,11 @@ def run_doctor(stage_name: str | None, origins: tuple[str, ...] = ()) -> Report:
     endpoint = env.get("AWS_ENDPOINT_URL") or None
     settings = stage.settings(endpoint_url=endpoint)
     try:
-        control_client("sts", settings).get_caller_identity()
-    except (ClientError, BotoCoreError) as exc:
+        caller_identity(control_client("sts", settings))
+    except NoCredentials as exc:
         report = Report(local_target({}, (), 0))
         report.target.description = f"stage {stage.name}"
-        report.checks.append(
-            Check(
-                "credentials",
-                False,
-                f"no AWS credentials answer: {_first_line(exc)}",
-                "set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) to a deployer's",
-            )
-        )
+        report.checks.append(Check("credentials", False, str(exc), exc.fix))
         return report
     clients = Clients(s3_client(settings), sqs_client(settings), control_client("lambda", settings))
     if not origins:

@@ -4,21 +4,25 @@
 file Zappa deploys from, with ``extends`` applied as Zappa applies it, so the
 function name, the buckets and the queue they check are the ones Zappa used. The
 secrets (``SECRET_KEY``, ``DATABASE_URL``) are not in the file: they live in the
-S3 object ``remote_env`` names, which :func:`read_remote_env` fetches.
+S3 object ``remote_env`` names, which :func:`ops.account.read_remote_env` fetches.
+
+This module reads a file and nothing else, with the standard library alone (and
+:mod:`kitteh.config`, which is too): ``scripts/package.sh`` runs
+``python3 -m ops.stage runtime STAGE`` with the machine's python3, before any venv
+exists. What asks AWS about a stage is :mod:`ops.account`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from kitteh.aws import error_code
 from kitteh.config import Settings
 
 SETTINGS_FILE = Path(__file__).resolve().parent.parent / "zappa_settings.json"
@@ -81,7 +85,12 @@ class Stage:
 
     @property
     def runtime(self) -> str:
-        """The Lambda runtime the stage names ("python3.13"): the Python the tests run on."""
+        """The Lambda runtime the stage names ("python3.13"): the Python the tests run on.
+
+        :raise StageError: neither the stage nor one it extends names a runtime.
+        """
+        if "runtime" not in self.config:
+            raise StageError(f"stage {self.name!r} names no runtime")
         return str(self.config["runtime"])
 
     @property
@@ -89,18 +98,9 @@ class Stage:
         return int(self.config.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
 
     @property
-    def deploy_bucket(self) -> str:
-        return str(self.config["s3_bucket"])
-
-    @property
     def domain(self) -> str | None:
         domain = self.config.get("domain")
         return str(domain) if domain else None
-
-    @property
-    def touch_path(self) -> str | None:
-        """The path Zappa GETs after a deploy or update; None if ``touch`` is off."""
-        return str(self.config.get("touch_path", "/")) if self.config.get("touch", True) else None
 
     @property
     def queue_arn(self) -> str | None:
@@ -110,15 +110,6 @@ class Stage:
             if event.get("function") == RESIZE_FUNCTION and arn.startswith("arn:aws:sqs:"):
                 return arn
         return None
-
-    @property
-    def zappa_s3_events(self) -> list[str]:
-        """Buckets Zappa itself would subscribe the function to (see docs/deploy.md)."""
-        return [
-            str(event["event_source"]["arn"])
-            for event in self.config.get("events", [])
-            if str(event.get("event_source", {}).get("arn", "")).startswith("arn:aws:s3:")
-        ]
 
     @property
     def remote_env(self) -> tuple[str, str] | None:
@@ -153,58 +144,23 @@ class Stage:
         return Settings.from_env(env)
 
 
-def read_remote_env(s3: Any, stage: Stage) -> dict[str, str]:
-    """Fetch the secrets object the stage's ``remote_env`` names.
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python3 -m ops.stage runtime STAGE``: print the stage's runtime ("python3.13").
 
-    :raise LookupError: the stage names none, or the object cannot be read; the
-        message says which and why.
+    For ``scripts/package.sh``, which builds the package's venv for that runtime;
+    an unknown stage, or one without a runtime, exits 1 saying why on stderr.
     """
-    location = stage.remote_env
-    if location is None:
-        raise LookupError(f"stage {stage.name} names no remote_env (s3://bucket/key.json)")
-    bucket, key = location
+    parser = argparse.ArgumentParser(prog="python3 -m ops.stage", description=main.__doc__)
+    parser.add_argument("what", choices=["runtime"], help="what to print of the stage")
+    parser.add_argument("stage", help="a stage of zappa_settings.json")
+    args = parser.parse_args(argv)
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        raise LookupError(f"cannot read s3://{bucket}/{key}: {error_code(exc) or exc}") from exc
-    except BotoCoreError as exc:
-        raise LookupError(f"cannot read s3://{bucket}/{key}: {exc}") from exc
-    try:
-        secrets = json.loads(body)
-    except ValueError as exc:
-        raise LookupError(f"s3://{bucket}/{key} is not JSON: {exc}") from exc
-    if not isinstance(secrets, dict):
-        raise LookupError(f"s3://{bucket}/{key} is not a JSON object")
-    return {str(k): str(v) for k, v in secrets.items()}
+        sys.stdout.write(f"{Stage.load(args.stage).runtime}\n")
+    except StageError as exc:
+        sys.stderr.write(f"ops.stage: {exc}\n")
+        return 1
+    return 0
 
 
-def api_url(cloudformation: Any, stage: Stage) -> str | None:
-    """The stage's API Gateway URL, found as Zappa finds it; None before the first deploy.
-
-    Zappa's CloudFormation stack (named after the function) holds the REST API as
-    its "Api" resource (core.py ``get_api_id``/``get_api_url``).
-    """
-    try:
-        resource = cloudformation.describe_stack_resource(
-            StackName=stage.function_name, LogicalResourceId="Api"
-        )
-    except ClientError:
-        return None
-    api_id = resource["StackResourceDetail"].get("PhysicalResourceId")
-    if not api_id:
-        return None
-    return f"https://{api_id}.execute-api.{stage.region}.amazonaws.com/{stage.name}"
-
-
-def origin(url: str) -> str:
-    """The origin (scheme://host[:port]) of ``url``, as browsers send it in CORS requests."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def app_origins(stage: Stage, url: str | None) -> tuple[str, ...]:
-    """The origins the stage's app is served on: its API's, and its custom domain's."""
-    found = [origin(url)] if url else []
-    if stage.domain:
-        found.append(f"https://{stage.domain}")
-    return tuple(found)
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,7 +1,7 @@
 """Create or converge the cloud side of Kitteh: buckets, queues, notification, CORS.
 
 One idempotent function serves every environment: moto in the tests, LocalStack
-(whose init hook runs ``python -m kitteh.bootstrap`` inside its own interpreter, with
+(whose init hook runs ``python -m ops.bootstrap`` inside its own interpreter, with
 nothing but boto3 installed, hence no imports beyond boto3 and ``kitteh.config`` /
 ``kitteh.aws``) and a real AWS account. Each step reads what exists and changes only
 what differs, so running it again is harmless and re-running it after changing a
@@ -10,10 +10,11 @@ setting applies the change.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # dev-only stubs: LocalStack's interpreter runs this without 
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import (
         CORSRuleTypeDef,
+        NotificationConfigurationFilterTypeDef,
         NotificationConfigurationTypeDef,
         PublicAccessBlockConfigurationTypeDef,
         QueueConfigurationTypeDef,
@@ -37,11 +39,16 @@ log = logging.getLogger(__name__)
 #: Receives after which SQS moves a message that keeps failing to the dead-letter
 #: queue, instead of retrying a poison event forever. AWS advises at least 5 for a
 #: Lambda consumer: a batch throttled by Lambda counts a receive without being read.
+#: The doctor fails a queue with fewer.
 MAX_RECEIVE_COUNT = 5
-#: Seconds a received message stays hidden. It must outlast one resize (the Lambda
-#: timeout, 60 s), or a slow resize is delivered twice while still running; AWS
-#: advises six times the function's timeout, room for the poller's own retries.
-VISIBILITY_TIMEOUT = 360
+#: A received message stays hidden this many times the function's timeout. It must
+#: outlast one resize, or a slow resize is delivered twice while still running; AWS
+#: advises six times, room for the poller's own retries. The doctor checks it too.
+VISIBILITY_TIMEOUT_FACTOR = 6
+#: The resize function's timeout in seconds (zappa_settings.json's timeout_seconds).
+FUNCTION_TIMEOUT = 60
+#: Seconds a received message stays hidden: 360.
+VISIBILITY_TIMEOUT = VISIBILITY_TIMEOUT_FACTOR * FUNCTION_TIMEOUT
 #: Dead letters are kept for SQS's maximum, 14 days. A message's age counts from its
 #: first enqueue, so a shorter retention could drop it on arrival.
 DLQ_RETENTION = 14 * 24 * 3600
@@ -51,6 +58,10 @@ NOTIFICATION_ID = "kitteh-originals-created"
 CORS_RULE_ID = "kitteh-browser-upload"
 #: Browsers may cache a CORS preflight answer this long, in seconds.
 CORS_MAX_AGE = 3000
+#: What a page's script sends the originals bucket: an upload's presigned POST.
+#: Pages show images through <img> and presigned GET redirects, which need no CORS,
+#: and nothing issues presigned PUTs. The doctor fails our rule if it allows more.
+UPLOAD_METHODS = ("POST",)
 
 
 def ensure_bucket(s3: S3Client, name: str) -> bool:
@@ -140,6 +151,26 @@ def queue_policy(queue_arn: str, bucket: str) -> dict[str, Any]:
     }
 
 
+def notification_configuration(s3: S3Client, bucket: str) -> NotificationConfigurationTypeDef:
+    """Read ``bucket``'s notification configuration, in the shape S3 takes back.
+
+    ``PutBucketNotificationConfiguration`` replaces the whole configuration, so
+    whoever changes one entry reads this, swaps the entry, and writes it all back.
+    """
+    answer = s3.get_bucket_notification_configuration(Bucket=bucket)
+    # The answer less its ResponseMetadata is a configuration S3 takes back as it is.
+    return cast(
+        "NotificationConfigurationTypeDef",
+        {key: value for key, value in answer.items() if key != "ResponseMetadata"},
+    )
+
+
+def prefix_filter(prefix: str) -> NotificationConfigurationFilterTypeDef:
+    """The filter of a notification for the keys under ``prefix``, as Kitteh spells it."""
+    # "prefix" in lower case is the API's spelling; AWS also takes "Prefix", moto not.
+    return {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}
+
+
 def ensure_notification(s3: S3Client, bucket: str, queue_arn: str, prefix: str) -> bool:
     """Send ``bucket``'s object-created events under ``prefix`` to the queue.
 
@@ -149,18 +180,12 @@ def ensure_notification(s3: S3Client, bucket: str, queue_arn: str, prefix: str) 
     Nothing is written when the configuration already matches: every write makes S3
     send an ``s3:TestEvent`` to each queue. Returns True if it wrote.
     """
-    answer = s3.get_bucket_notification_configuration(Bucket=bucket)
-    # The answer less its ResponseMetadata is a configuration S3 takes back as it is.
-    current = cast(
-        "NotificationConfigurationTypeDef",
-        {key: value for key, value in answer.items() if key != "ResponseMetadata"},
-    )
-    # "prefix" in lower case is the API's spelling; AWS also takes "Prefix", moto not.
+    current = notification_configuration(s3, bucket)
     ours: QueueConfigurationTypeDef = {
         "Id": NOTIFICATION_ID,
         "QueueArn": queue_arn,
         "Events": ["s3:ObjectCreated:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+        "Filter": prefix_filter(prefix),
     }
     others = [
         c
@@ -203,12 +228,13 @@ def _normalised(config: NotificationConfigurationTypeDef) -> str:
 def cors_rules(origins: Iterable[str], *, upload: bool = True) -> list[CORSRuleTypeDef]:
     """Return the CORS rule letting browsers at ``origins`` use the bucket.
 
-    POST is the presigned-POST upload (PUT for presigned PUTs), GET/HEAD let pages
-    read objects back. ``ETag`` and ``Location`` are exposed because a browser's
-    script only sees response headers that CORS lists, and a direct upload reports
-    its result in them.
+    The originals bucket takes :data:`UPLOAD_METHODS` (the presigned POST); a
+    separate variants bucket (``upload=False``) lets pages read objects back with
+    GET/HEAD. ``ETag`` and ``Location`` are exposed because a browser's script only
+    sees response headers that CORS lists, and a direct upload reports its result
+    in them.
     """
-    methods = ["GET", "HEAD", "POST", "PUT"] if upload else ["GET", "HEAD"]
+    methods = list(UPLOAD_METHODS) if upload else ["GET", "HEAD"]
     return [
         {
             "ID": CORS_RULE_ID,
@@ -250,7 +276,7 @@ def bootstrap(
     ``s3`` and ``sqs`` default to clients built from ``settings``. ``app_origins``
     replaces ``settings.cors_origins`` as the browser origins allowed by CORS.
     ``with_queue=False`` sets up buckets and CORS only: where S3 invokes the resize
-    function directly (the dev stage), ``kitteh.wiring`` subscribes it, and S3
+    function directly (the dev stage), ``ops.wiring`` subscribes it, and S3
     refuses two notifications for the same events on the same prefix. An empty
     ``app_origins`` leaves CORS as it is: a first deploy knows no origin until
     Zappa has created the API.
@@ -313,15 +339,27 @@ def _ensure_event_queue(s3: S3Client, sqs: SQSClient, settings: Settings) -> dic
     }
 
 
-def main() -> int:
-    """Bootstrap from the environment's settings and print the summary as JSON.
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ops.bootstrap [--no-queue]``: bootstrap from the environment's settings.
 
-    ``--no-queue``: buckets and CORS only (on AWS, where Zappa subscribes the
-    resize function to the bucket).
+    Prints the summary as JSON. ``--no-queue``: buckets and CORS only (on AWS,
+    where S3 invokes the resize function directly). ``argv`` defaults to the
+    command line's.
     """
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.bootstrap",
+        description="Create or converge Kitteh's buckets, queues, notification and CORS "
+        "on the endpoint the environment names (idempotent).",
+    )
+    parser.add_argument(
+        "--no-queue",
+        dest="with_queue",
+        action="store_false",
+        help="buckets and CORS only: no SQS queue, no S3 -> SQS notification",
+    )
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    with_queue = "--no-queue" not in sys.argv[1:]
-    summary = bootstrap(Settings.from_env(), with_queue=with_queue)
+    summary = bootstrap(Settings.from_env(), with_queue=args.with_queue)
     json.dump(summary, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
