@@ -154,11 +154,13 @@ class FaultyProxy:
     def wait_until_quiet(self, timeout: float = 30.0) -> None:
         """Wait until nothing sent through the proxy is on its way to the service.
 
-        Quiet means: every byte a client sent has been passed on and the service has
-        begun an answer to it (or closed), or the connection was dropped; idle
-        connections (a pool's) are quiet. A request held by a stall counts until the
-        stall is lifted and the service has answered it, even if its client has gone:
-        call this after the fault, before reading what the service stored.
+        Quiet means: on every connection the proxy has accepted, every byte the client
+        sent has been passed on and the service has begun an answer to it (or closed),
+        or the connection was dropped; idle connections (a pool's) are quiet. A connect
+        still in the listener's backlog is not seen: call it once the clients are done.
+        A request held by a stall counts until the stall is lifted and the service has
+        answered it, even if its client has gone: call this after the fault, before
+        reading what the service stored.
 
         :raise TimeoutError: still not quiet after ``timeout`` seconds (a stall in place,
             or a service that does not answer).
