@@ -14,7 +14,7 @@ from typing import Any
 from kitteh import processing
 from kitteh.config import Settings
 from kitteh.db import transaction
-from kitteh.logs import configure_logging
+from kitteh.logs import configure_logging, inject_lambda_context
 from kitteh.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 GRACE = timedelta(minutes=15)
 
 
+@inject_lambda_context
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     """Settle images pending for longer than an upload link lives; report what became of them."""
     configure_logging()

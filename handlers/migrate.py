@@ -11,12 +11,13 @@ import logging
 from typing import Any
 
 from kitteh.config import Settings
-from kitteh.logs import configure_logging
+from kitteh.logs import configure_logging, inject_lambda_context
 from kitteh.migrate import MigrationError, upgrade
 
 log = logging.getLogger(__name__)
 
 
+@inject_lambda_context
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     """Upgrade to head, or to ``event["revision"]``; return ``{"from": ..., "to": ...}``.
 

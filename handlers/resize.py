@@ -17,13 +17,14 @@ from handlers.events import MalformedEvent, S3Event, S3Record, SQSEvent, is_sqs_
 from kitteh.aws import sqs_client
 from kitteh.config import Settings
 from kitteh.db import transaction
-from kitteh.logs import configure_logging
+from kitteh.logs import configure_logging, inject_lambda_context, log_fields
 from kitteh.processing import process_original
 from kitteh.storage import get_storage
 
 log = logging.getLogger(__name__)
 
 
+@inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Process every record of an S3 event, or every message of an SQS batch.
 
@@ -42,7 +43,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _handle_s3_event(event: S3Event) -> dict[str, Any]:
-    result: dict[str, Any] = {"processed": [_process(record) for record in event.object_created]}
+    processed = []
+    for record in event.object_created:
+        with log_fields(key=record.key):  # what the core logs for it says which object
+            processed.append(_process(record))
+    result: dict[str, Any] = {"processed": processed}
     if event.malformed:
         log.error("malformed records left out: %s", "; ".join(event.malformed))
         result["malformed"] = list(event.malformed)
@@ -80,5 +85,6 @@ def _process(record: S3Record) -> dict[str, Any]:
         image = process_original(session, storage, record.key)
         if image is None:
             return {"key": record.key, "status": "ignored", "error": "no upload was granted for it"}
-        log.info("image %s is %s", image.name, image.status, extra={"key": record.key})
+        with log_fields(name=image.name):  # not extra=: LogRecord has a "name" of its own
+            log.info("image %s is %s", image.name, image.status)
         return {"key": record.key, "name": image.name, "status": image.status, "error": image.error}

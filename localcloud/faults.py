@@ -22,6 +22,11 @@ relay talk through it:
 
 :meth:`FaultyProxy.lose_next_answers` loses only the next few answers, then passes.
 
+What a stall held is passed on once it is lifted, as a service that recovers would
+read it: a request whose client gave up meanwhile still reaches the service, which
+may still do the work. :meth:`FaultyProxy.wait_until_quiet` waits for that, so that
+a test reads the final state only once nothing sent through the proxy is on its way.
+
 One thread per connection, plain sockets: the proxy runs inside the test process
 and must not share an event loop with anything under test.
 """
@@ -69,6 +74,8 @@ class FaultyProxy:
         self._mode: Mode = "pass"
         self._answers_to_lose = 0
         self._lock = threading.Lock()
+        #: Notified when a connection is answered or ends (see :meth:`wait_until_quiet`).
+        self._quieter = threading.Condition(self._lock)
         self._stopped = threading.Event()
         self._connections: set[_Connection] = set()
         self._listener: socket.socket | None = self._listen(0)
@@ -144,6 +151,32 @@ class FaultyProxy:
         with self._lock:
             self._answers_to_lose = count
 
+    def wait_until_quiet(self, timeout: float = 30.0) -> None:
+        """Wait until nothing sent through the proxy is on its way to the service.
+
+        Quiet means: on every connection the proxy has accepted, every byte the client
+        sent has been passed on and the service has begun an answer to it (or closed),
+        or the connection was dropped; idle connections (a pool's) are quiet. A connect
+        still in the listener's backlog is not seen: call it once the clients are done.
+        A request held by a stall counts until the stall is lifted and the service has
+        answered it, even if its client has gone: call this after the fault, before
+        reading what the service stored.
+
+        :raise TimeoutError: still not quiet after ``timeout`` seconds (a stall in place,
+            or a service that does not answer).
+        """
+        deadline = time.monotonic() + timeout
+        with self._quieter:
+            while busy := [c for c in self._connections if c.on_its_way()]:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"{self.name}: {len(busy)} connection(s) still hold bytes on their way"
+                    )
+                # Answers and ends notify; bytes arriving from a client notify nobody
+                # (the proxy is not reading them in a stall), hence the tick.
+                self._quieter.wait(min(left, _TICK_SECONDS))
+
     def _take_lost_answer(self) -> bool:
         with self._lock:
             if self._mode == "lose_answers":
@@ -193,8 +226,9 @@ class FaultyProxy:
             threading.Thread(target=connection.run, name=f"{self.name}-conn", daemon=True).start()
 
     def _forget(self, connection: _Connection) -> None:
-        with self._lock:
+        with self._quieter:
             self._connections.discard(connection)
+            self._quieter.notify_all()
 
 
 class _Connection:
@@ -205,6 +239,17 @@ class _Connection:
         self.client = client
         self.upstream: socket.socket | None = None
         self._closed = threading.Event()
+        # Both guarded by the proxy's lock. Unanswered: bytes were (or are being)
+        # passed upstream and no answer has begun since. Client gone: it closed its
+        # side while waiting; the upstream is half-closed and read to the answer.
+        self._unanswered = False
+        self._client_gone = False
+
+    def on_its_way(self) -> bool:
+        """Does this connection hold a request not yet answered? Call under the proxy's lock."""
+        if self._unanswered:
+            return True
+        return not self._client_gone and _has_unread(self.client)
 
     def close(self, *, reset: bool) -> None:
         if self._closed.is_set():
@@ -240,22 +285,84 @@ class _Connection:
                         self.close(reset=True)
                         return
                     self.upstream.settimeout(None)
-                    selector.register(self.client, selectors.EVENT_READ, self.upstream)
-                    selector.register(self.upstream, selectors.EVENT_READ, self.client)
+                    selector.register(self.client, selectors.EVENT_READ)
+                    selector.register(self.upstream, selectors.EVENT_READ)
                 for key, _ in selector.select(timeout=_TICK_SECONDS):
                     if self.proxy.mode == "stall" or self._closed.is_set():
                         break
-                    source: socket.socket = key.fileobj  # type: ignore[assignment]
-                    destination: socket.socket = key.data
-                    data = source.recv(_CHUNK)
-                    if not data:
-                        self.close(reset=False)
+                    if key.fileobj is self.client:
+                        done = self._pass_request(selector)
+                    else:
+                        done = self._pass_answer()
+                    if done:
                         return
-                    if (
-                        source is self.upstream
-                        and not data.startswith(_INTERIM_ANSWER)
-                        and self.proxy._take_lost_answer()
-                    ):
-                        self.close(reset=True)
-                        return
-                    destination.sendall(data)
+
+    def _pass_request(self, selector: selectors.BaseSelector) -> bool:
+        """Pass on what the client sent; True once the connection is over."""
+        assert self.upstream is not None
+        with self.proxy._quieter:
+            waiting = self._unanswered
+            # Before the read: from here the bytes are out of the client's socket,
+            # where wait_until_quiet would see them, and not yet upstream.
+            self._unanswered = True
+        try:
+            data = self.client.recv(_CHUNK)
+        except ConnectionResetError:
+            data = b""
+        if data:
+            self.upstream.sendall(data)
+            return False
+        if not waiting:
+            self.close(reset=False)
+            return True
+        # The client gave up on an answer. The service still reads the request to its
+        # end and may do the work, as it would without the proxy: say so with a FIN
+        # only (a close with its answer unread would reset it) and read to the answer.
+        selector.unregister(self.client)
+        self.upstream.shutdown(socket.SHUT_WR)
+        with self.proxy._quieter:
+            self._client_gone = True
+        return False
+
+    def _pass_answer(self) -> bool:
+        """Pass on what the service sent; True once the connection is over."""
+        assert self.upstream is not None
+        data = self.upstream.recv(_CHUNK)
+        if not data:
+            self.close(reset=False)
+            return True
+        answered = _answer_begins(data)
+        if answered:
+            with self.proxy._quieter:
+                self._unanswered = False
+                self.proxy._quieter.notify_all()
+        if self._client_gone:
+            if answered:  # the work is done; nobody is left to tell
+                self.close(reset=False)
+            return answered
+        if answered and self.proxy._take_lost_answer():
+            self.close(reset=True)
+            return True
+        self.client.sendall(data)
+        return False
+
+
+def _answer_begins(data: bytes) -> bool:
+    """Does ``data``, from the service, hold more than HTTP interim answers (``100 Continue``)?"""
+    while data.startswith(_INTERIM_ANSWER):
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        data = data[end + 4 :]
+    return bool(data)
+
+
+def _has_unread(sock: socket.socket) -> bool:
+    """Has the peer sent bytes (or its FIN) that nobody has read from ``sock`` yet?"""
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return False
+    except OSError:  # closed under us: whatever it held is dropped
+        return False
+    return True

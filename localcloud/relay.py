@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from handlers.events import MalformedEvent, S3Event
 from kitteh.aws import sqs_client
 from kitteh.config import Settings
+from kitteh.logs import configure_logging
 from localcloud.runtime import Deliver, lambda_invoker
 
 if TYPE_CHECKING:
@@ -207,9 +208,9 @@ class EventRelay:
 
 def main() -> int:
     """Run the relay from the environment's settings, delivering to the resize handler."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # The handler's own set-up, done first: plain lines that end with each
+    # invocation's fields (its request id), at LOG_LEVEL.
+    configure_logging()
     # Imported here: the handler pulls in Pillow, which nothing else in this module
     # (nor its tests) needs.
     from handlers.resize import handler

@@ -23,8 +23,21 @@ _PATH = re.compile(r"^[\w.-]+(/[\w.*-]*)+$|^[\w-]+\.(py|md|sh|json|toml|ini|html
 _DOTTED = re.compile(rf"^(?:{'|'.join(PROJECT)})(?:\.\w+)+$")
 _CALL = re.compile(r"^([A-Za-z_][\w.]*)\(.*\)$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
-#: Names of other projects' code that the doc compares Kitteh with (Powertools, AWS).
-ELSEWHERE = frozenset({"BatchProcessor", "Logger", "ReportBatchItemFailures"})
+#: Names of other projects' code that the doc compares Kitteh with: Powertools' API and
+#: the log fields it writes (which kitteh/logs.py writes as strings), an AWS setting.
+ELSEWHERE = frozenset(
+    {
+        "BatchProcessor",
+        "Logger",
+        "aws_lambda_powertools",
+        "append_keys",
+        "copy_config_to_registered_loggers",
+        "function_request_id",
+        "cold_start",
+        "function_memory_size",
+        "ReportBatchItemFailures",
+    }
+)
 
 
 def _quoted() -> list[str]:

@@ -120,7 +120,13 @@ def assert_unavailable(answer: Timed, *, json: bool = True) -> None:
 
 
 def assert_consistent(stack: FaultyStack, answers: list[Timed]) -> None:
-    """Final state after every event: an image exactly for each 201, no object without one."""
+    """Final state after every event: an image exactly for each 201, no object without one.
+
+    First, what the proxy held lands (or is dropped): a PUT a stall held reaches S3 once
+    the stall is lifted, and S3 sends an event for it like any other, so it must be in
+    the bucket before the events are delivered, not at some moment after.
+    """
+    stack.proxy.wait_until_quiet()
     for outcome in stack.deliver_all():
         assert outcome.error is None, repr(outcome.error)
     given = {a.value[2]["name"] for a in answers if a.value and a.value[0] == 201}

@@ -81,3 +81,57 @@ def test_lose_next_answers_lets_the_request_through_then_recovers(proxy: FaultyP
     with pytest.raises(ConnectionResetError):
         ask(proxy)
     assert ask(proxy) == b"ping"
+
+
+class _SlowRecorder(socketserver.BaseRequestHandler):
+    """Reads a request to its end, takes a while over it, records it, then answers."""
+
+    received: list[bytes]
+
+    def handle(self) -> None:
+        request = b""
+        while data := self.request.recv(1024):
+            request += data
+        time.sleep(0.3)  # a service slow to do the work (the test must not depend on it)
+        type(self).received.append(request)
+        self.request.sendall(b"done")
+
+
+@pytest.fixture
+def slow_proxy() -> Iterator[tuple[FaultyProxy, list[bytes]]]:
+    received: list[bytes] = []
+    handler = type("Recorder", (_SlowRecorder,), {"received": received})
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with FaultyProxy(*server.server_address[:2], name="slow") as proxy:
+        yield proxy, received
+    server.shutdown()
+    server.server_close()
+
+
+def test_what_a_stall_held_lands_once_lifted_and_wait_until_quiet_waits_for_it(
+    slow_proxy: tuple[FaultyProxy, list[bytes]],
+) -> None:
+    proxy, received = slow_proxy
+    # GIVEN a request sent into a stall by a client that gave up and went away
+    with proxy.fault("stall"):
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=1) as sock:
+            sock.sendall(b"PUT the cat")
+        with pytest.raises(TimeoutError):
+            proxy.wait_until_quiet(timeout=0.3)  # held: nothing passes during a stall
+
+    # WHEN the stall is lifted and the proxy has passed on what it held
+    proxy.wait_until_quiet(timeout=10)
+
+    # THEN the service has done the work, whole, before the wait ends
+    assert received == [b"PUT the cat"]
+
+
+def test_wait_until_quiet_ignores_idle_connections(proxy: FaultyProxy) -> None:
+    # GIVEN a kept-alive connection that was answered and now sits idle (a pool's)
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=1) as idle:
+        idle.sendall(b"ping")
+        assert idle.recv(1024) == b"ping"
+        # THEN the proxy is quiet: it holds nothing that is on its way
+        proxy.wait_until_quiet(timeout=1)

@@ -132,6 +132,8 @@ def test_an_upload_while_s3_is_down_is_a_503_and_stores_nothing(
     status, headers, body = answer.value
     assert status == 503 and int(headers["Retry-After"]) > 0, body
     assert answer.seconds < ANSWER_WITHIN_SECONDS
+    # A PUT the stall held lands once it is lifted; its event must come before settle's canary.
+    proxy.wait_until_quiet()
     stack.settle()
     assert new_originals(stack, before) == []
     assert stack.image_count() == images_before
