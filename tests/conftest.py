@@ -84,6 +84,12 @@ def database(settings: Settings) -> str:
 
 
 @pytest.fixture
+def ready_storage(storage: Storage, database: str) -> Storage:
+    """The storage of a stack whose database is migrated: what a handler runs against."""
+    return storage
+
+
+@pytest.fixture
 def app(settings: Settings, storage: Storage, database: str) -> Flask:
     return create_app(settings, storage, test_config={"TESTING": True})
 

@@ -15,8 +15,8 @@ from handlers.resize import handler
 from kitteh.config import Settings
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
-from tests.lambda_events import make_s3_event
-from tests.pictures import iphone_heic
+from tests.support.lambda_events import make_s3_event
+from tests.support.pictures import iphone_heic
 
 
 def post_file(client: FlaskClient, data: bytes, filename: str = "cat.jpg") -> Any:

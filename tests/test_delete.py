@@ -20,8 +20,8 @@ from kitteh.db import transaction
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from models import Image
-from tests.lambda_events import make_s3_event
-from tests.uploads import grant_key
+from tests.support.lambda_events import make_s3_event
+from tests.support.uploads import grant_key
 
 
 def upload(client: FlaskClient, data: bytes, filename: str = "cat.jpg") -> dict[str, Any]:

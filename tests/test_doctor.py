@@ -29,7 +29,7 @@ from ops import bootstrap as bootstrap_module
 from ops import doctor, wiring
 from ops.bootstrap import bootstrap
 from ops.stage import Stage
-from tests.moto_lambda import create_function
+from tests.support.moto_lambda import create_function
 
 ORIGIN = "https://kitteh.example.test"
 ACCOUNT = "123456789012"  # moto's

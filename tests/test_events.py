@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from handlers.events import MalformedEvent, S3Event, SQSEvent, is_sqs_event
-from tests.lambda_events import load_event, make_s3_event, make_sqs_event
+from tests.support.lambda_events import load_event, make_s3_event, make_sqs_event
 
 
 def test_an_s3_event_gives_its_records_with_decoded_keys() -> None:

@@ -20,15 +20,10 @@ from kitteh.db import transaction
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from models import Image
-from tests.lambda_events import make_s3_event, make_sqs_event
-from tests.uploads import grant_key, images_in, put_original
+from tests.support.lambda_events import make_s3_event, make_sqs_event
+from tests.support.uploads import grant_key, images_in, put_original
 
 CONTEXT = LambdaContext()
-
-
-@pytest.fixture
-def ready_storage(storage: Storage, database: str) -> Storage:
-    return storage
 
 
 def test_an_event_for_a_key_with_no_row_and_no_object_creates_nothing(

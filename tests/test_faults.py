@@ -22,7 +22,7 @@ from kitteh.config import Settings
 from kitteh.migrate import upgrade
 from localcloud.faults import FaultyProxy, Mode
 from localcloud.harness import environment
-from tests.faulty_stack import (
+from tests.support.faulty_stack import (
     ANSWER_WITHIN_SECONDS,
     FaultyStack,
     Timed,
@@ -31,7 +31,7 @@ from tests.faulty_stack import (
     make_buckets,
     timed,
 )
-from tests.postgres import throwaway_database
+from tests.support.postgres import throwaway_database
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from kitteh.reprocess import Result, reprocess_one
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from tests.conftest import PHOTOS
-from tests.lambda_events import make_s3_event
-from tests.uploads import grant_key, images_in
+from tests.support.lambda_events import make_s3_event
+from tests.support.uploads import grant_key, images_in
 
 CONTEXT = LambdaContext()
 
@@ -43,11 +43,6 @@ def deliver(storage: Storage, key: str) -> dict:  # type: ignore[type-arg]
 def variant_objects(storage: Storage) -> list[str]:
     listed = storage.client.list_objects_v2(Bucket=storage.settings.variants_bucket_name)
     return [item["Key"] for item in listed.get("Contents", [])]
-
-
-@pytest.fixture
-def ready_storage(storage: Storage, database: str) -> Storage:
-    return storage
 
 
 def test_a_repeated_event_for_the_same_object_changes_nothing(

@@ -21,7 +21,7 @@ from kitteh.config import Settings
 from kitteh.db import get_engine
 from kitteh.migrate import upgrade
 from kitteh.storage import Storage
-from tests.postgres import throwaway_database
+from tests.support.postgres import throwaway_database
 
 
 def cursor_of(value: int | str) -> str:

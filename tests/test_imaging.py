@@ -10,8 +10,8 @@ from PIL import Image, ImageChops, ImageCms, ImageFile, ImageStat
 
 from kitteh import decoding, imaging
 from tests.conftest import PHOTOS
-from tests.icc import matrix_profile
-from tests.pictures import assert_upright, iphone_heic
+from tests.support.icc import matrix_profile
+from tests.support.pictures import assert_upright, iphone_heic
 
 LANDSCAPES = sorted(PHOTOS.glob("exif-Landscape_*.jpg"))
 PORTRAITS = sorted(PHOTOS.glob("exif-Portrait_*.jpg"))

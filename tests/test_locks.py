@@ -15,8 +15,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.locks import LOCKS, pins, requirement_lines
 from tests.package.zappa_config import runtime
+from tests.support.locks import LOCKS, pins, requirement_lines
 
 
 def _inputs(source: Path) -> list[Requirement]:

@@ -33,8 +33,8 @@ from kitteh.storage import Storage
 from localcloud.relay import EventRelay
 from localcloud.runtime import LambdaContext, lambda_invoker
 from models import Image
-from tests.lambda_events import load_event, make_s3_event, make_sqs_event
-from tests.uploads import put_original
+from tests.support.lambda_events import load_event, make_s3_event, make_sqs_event
+from tests.support.uploads import put_original
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,11 +62,6 @@ def lines() -> Iterator[Lines]:
     finally:
         root.removeHandler(capture)
         root.setLevel(level)
-
-
-@pytest.fixture
-def ready_storage(storage: Storage, database: str) -> Storage:
-    return storage
 
 
 def context(request_id: str = "r-123") -> LambdaContext:

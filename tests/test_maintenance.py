@@ -13,7 +13,7 @@ from kitteh.db import get_sessionmaker, transaction
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from models import Image
-from tests.lambda_events import load_event
+from tests.support.lambda_events import load_event
 
 
 def backdate(database_url: str, name: str, hours: float) -> None:

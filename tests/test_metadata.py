@@ -11,7 +11,7 @@ from PIL import Image, ImageCms, ImageSequence
 from kitteh import decoding, imaging
 from kitteh.metadata import UnreadableStructure, strip_metadata
 from tests.conftest import PHOTOS
-from tests.pictures import (
+from tests.support.pictures import (
     SECRET_OWNER,
     SECRET_SERIAL,
     XMP_PACKET,

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect
 from handlers.migrate import handler
 from kitteh import migrate
 from localcloud.runtime import LambdaContext
-from tests.postgres import throwaway_database
+from tests.support.postgres import throwaway_database
 
 HEAD = migrate.head_revision()
 

@@ -19,8 +19,8 @@ from handlers.resize import handler
 from kitteh.config import Settings
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
-from tests.lambda_events import make_s3_event
-from tests.uploads import grant_key
+from tests.support.lambda_events import make_s3_event
+from tests.support.uploads import grant_key
 from views.assets import LONG_CACHE
 
 

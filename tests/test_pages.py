@@ -16,8 +16,8 @@ from kitteh.config import Settings
 from kitteh.migrate import head_revision
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
-from tests.lambda_events import make_s3_event
-from tests.uploads import grant_key
+from tests.support.lambda_events import make_s3_event
+from tests.support.uploads import grant_key
 
 
 @pytest.fixture

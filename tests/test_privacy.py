@@ -18,8 +18,8 @@ from handlers.resize import handler
 from kitteh.config import Settings
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
-from tests.lambda_events import make_s3_event
-from tests.pictures import assert_upright, private_metadata_in, with_private_metadata
+from tests.support.lambda_events import make_s3_event
+from tests.support.pictures import assert_upright, private_metadata_in, with_private_metadata
 
 
 def upload(client: FlaskClient, data: bytes, filename: str) -> str:

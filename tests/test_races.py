@@ -23,9 +23,9 @@ from kitteh.storage import Storage, get_storage
 from localcloud.harness import environment, localstack_problem, stack_environment
 from localcloud.runtime import LambdaContext
 from models import Image, Variant
-from tests.lambda_events import make_s3_event
-from tests.postgres import throwaway_database
-from tests.uploads import grant_key
+from tests.support.lambda_events import make_s3_event
+from tests.support.postgres import throwaway_database
+from tests.support.uploads import grant_key
 
 # LocalStack, not moto: moto's in-memory objects are not safe to overwrite from two
 # threads at once ("I/O operation on closed file"), which would hide the race.

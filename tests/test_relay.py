@@ -16,7 +16,7 @@ from kitteh.config import Settings
 from localcloud.relay import EventRelay
 from localcloud.runtime import LambdaContext, lambda_invoker
 from ops.bootstrap import MAX_RECEIVE_COUNT, bootstrap
-from tests.lambda_events import load_event
+from tests.support.lambda_events import load_event
 
 
 class Recorder:

@@ -19,8 +19,8 @@ from kitteh.reprocess import Outcome, Result, reprocess, select_images
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from models import Image
-from tests.lambda_events import make_s3_event
-from tests.uploads import grant_key
+from tests.support.lambda_events import make_s3_event
+from tests.support.uploads import grant_key
 
 OLD_IMAGES = 5
 

@@ -18,9 +18,9 @@ from kitteh.db import transaction
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from models import Image
-from tests.lambda_events import load_event, make_s3_event, make_sqs_event
-from tests.pictures import assert_upright
-from tests.uploads import grant_key, put_original
+from tests.support.lambda_events import load_event, make_s3_event, make_sqs_event
+from tests.support.pictures import assert_upright
+from tests.support.uploads import grant_key, put_original
 
 CONTEXT = LambdaContext()
 
@@ -30,11 +30,6 @@ def reload(settings: Settings, name: str) -> Image:
         image = gallery.get_image(session, name)
         assert image is not None
         return image
-
-
-@pytest.fixture
-def ready_storage(storage: Storage, database: str) -> Storage:
-    return storage
 
 
 def test_s3_event_makes_three_upright_variants(ready_storage: Storage, photo: bytes) -> None:

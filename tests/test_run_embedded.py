@@ -19,8 +19,8 @@ import requests
 from PIL import Image
 
 from tests.conftest import PHOTOS
-from tests.pictures import assert_upright
-from tests.running_app import running_app, wait_until_processed
+from tests.support.pictures import assert_upright
+from tests.support.running_app import running_app, wait_until_processed
 
 PHOTO_PATHS = sorted(PHOTOS.glob("*.jpg"))
 

@@ -14,7 +14,7 @@ from handlers.resize import handler
 from kitteh.config import Settings
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
-from tests.lambda_events import make_s3_event
+from tests.support.lambda_events import make_s3_event
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from kitteh.db import get_sessionmaker, transaction
 from kitteh.storage import Storage
 from localcloud.runtime import LambdaContext
 from models import Image
-from tests.lambda_events import make_s3_event
+from tests.support.lambda_events import make_s3_event
 
 Invoke = Callable[[dict[str, Any]], Any]
 

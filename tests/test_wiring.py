@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from ops import wiring
-from tests.moto_lambda import create_function
+from tests.support.moto_lambda import create_function
 
 BUCKET = "kitteh-wiring-images"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"

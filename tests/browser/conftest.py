@@ -29,8 +29,8 @@ import pytest
 from botocore.exceptions import ClientError
 from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
 
-from tests.postgres import throwaway_database
-from tests.running_app import running_app
+from tests.support.postgres import throwaway_database
+from tests.support.running_app import running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"

@@ -10,7 +10,7 @@ import requests
 from playwright.sync_api import JSHandle, Page, expect
 
 from tests.conftest import PHOTOS
-from tests.running_app import wait_until_processed
+from tests.support.running_app import wait_until_processed
 
 PORTRAIT = PHOTOS / "exif-Portrait_5.jpg"  # stored 1800x1200, EXIF 5: upright 1200x1800
 LANDSCAPE = PHOTOS / "exif-Landscape_6.jpg"  # stored 1200x1800, EXIF 6: upright 1800x1200

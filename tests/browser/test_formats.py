@@ -20,7 +20,7 @@ from tests.browser.helpers import (
     expect_ready_with_variants,
     open_image_page,
 )
-from tests.pictures import assert_upright, iphone_heic
+from tests.support.pictures import assert_upright, iphone_heic
 
 pytestmark = pytest.mark.browser
 

@@ -31,7 +31,7 @@ from tests.browser.helpers import (
     open_image_page,
     upload_rows,
 )
-from tests.pictures import assert_upright
+from tests.support.pictures import assert_upright
 
 pytestmark = pytest.mark.browser
 

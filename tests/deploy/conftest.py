@@ -28,7 +28,7 @@ from tests.deploy.emulator import ACCOUNT, Runtime, moto_server
 from tests.deploy.gateway import ApiGateway, lambda_answer
 from tests.package.build import PACKAGE_VENV, BuildFailed, ensure_package, runtime_layer
 from tests.package.zappa_config import ROOT
-from tests.postgres import throwaway_database
+from tests.support.postgres import throwaway_database
 
 REGION = "us-east-1"
 STAGE = "dev"

@@ -31,7 +31,7 @@ from kitteh.migrate import upgrade
 from localcloud.harness import environment, localstack_problem, stack_environment
 from ops.bootstrap import VISIBILITY_TIMEOUT
 from tests.localstack.stack import Stack
-from tests.postgres import throwaway_database
+from tests.support.postgres import throwaway_database
 
 HOW_TO_START = (
     "run the suite with `make test` (it starts LocalStack), or start it with "

@@ -22,7 +22,7 @@ from kitteh.migrate import upgrade
 from localcloud.harness import LOCALSTACK_URL as ENDPOINT
 from ops import doctor
 from ops.bootstrap import bootstrap
-from tests.postgres import throwaway_database
+from tests.support.postgres import throwaway_database
 from tests.test_doctor import BREAKERS, NOT_APPLICABLE, ORIGIN, Stack
 
 pytestmark = [pytest.mark.localstack, pytest.mark.postgres]

@@ -23,9 +23,9 @@ from kitteh.aws import INTERACTIVE
 from kitteh.storage import Storage
 from localcloud.faults import FaultyProxy
 from localcloud.harness import LOCALSTACK_URL, wait_for
-from tests.faulty_stack import ANSWER_WITHIN_SECONDS, timed
 from tests.localstack.helpers import LANDSCAPE, assert_ready_with_variants, wait_until_processed
 from tests.localstack.stack import Stack
+from tests.support.faulty_stack import ANSWER_WITHIN_SECONDS, timed
 
 pytestmark = [pytest.mark.localstack, pytest.mark.postgres]
 

@@ -26,8 +26,8 @@ from tests.localstack.helpers import (
     wait_until_processed,
 )
 from tests.localstack.stack import Stack
-from tests.pictures import private_metadata_in
-from tests.uploads import grant_key
+from tests.support.pictures import private_metadata_in
+from tests.support.uploads import grant_key
 
 pytestmark = [pytest.mark.localstack, pytest.mark.postgres]
 

@@ -32,7 +32,7 @@ from tests.package.build import (
 from tests.package.cloud import LOCALSTACK, Cloud
 from tests.package.container import LambdaContainer, StartContainer, stage_environment
 from tests.package.zappa_config import ROOT, stage_config
-from tests.postgres import throwaway_database
+from tests.support.postgres import throwaway_database
 
 PHOTO = ROOT.parent / "shared" / "photos" / "exif-Landscape_6.jpg"
 

@@ -14,7 +14,7 @@ import pytest
 
 from kitteh.migrate import head_revision
 from tests.package.container import LambdaContainer, LambdaError, StartContainer
-from tests.postgres import throwaway_database
+from tests.support.postgres import throwaway_database
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
 

@@ -15,7 +15,6 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tests.locks import LOCKS, pins
 from tests.package.cloud import LOCALSTACK_KEYS
 from tests.package.container import LambdaContainer
 from tests.package.zappa_config import (
@@ -25,6 +24,7 @@ from tests.package.zappa_config import (
     python_tag,
     runtime,
 )
+from tests.support.locks import LOCKS, pins
 
 pytestmark = pytest.mark.package
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.package.apigw import response_body, rest_event
 from tests.package.container import LambdaContainer, StartContainer
-from tests.postgres import throwaway_database
+from tests.support.postgres import throwaway_database
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
 

@@ -22,8 +22,8 @@ from ops.wiring import FUNCTION_NOTIFICATION_ID
 from tests.package.apigw import multipart, response_body, rest_event
 from tests.package.cloud import Cloud
 from tests.package.container import LambdaContainer
-from tests.pictures import iphone_heic
-from tests.uploads import grant
+from tests.support.pictures import iphone_heic
+from tests.support.uploads import grant
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lambda_events import load_event
 from tests.package.container import LambdaContainer
+from tests.support.lambda_events import load_event
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
 

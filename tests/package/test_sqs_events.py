@@ -18,7 +18,7 @@ import pytest
 from tests.package.cloud import Cloud
 from tests.package.container import LambdaContainer, LambdaError, StartContainer
 from tests.package.zappa_config import source_events
-from tests.uploads import grant
+from tests.support.uploads import grant
 
 pytestmark = [pytest.mark.package, pytest.mark.postgres, pytest.mark.localstack]
 

@@ -15,7 +15,7 @@ import requests
 
 from localcloud.run import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Each lock, from what ships (the run-time one) to what only a developer installs.
 LOCKS = {
     "runtime": ROOT / "requirements.txt",

@@ -27,7 +27,7 @@ from kitteh.db import get_engine
 from localcloud.faults import FaultyProxy
 from localcloud.runtime import LambdaContext
 from models import Image
-from tests.lambda_events import make_s3_event
+from tests.support.lambda_events import make_s3_event
 
 #: Every page and API call must answer within this, whatever a dependency does.
 ANSWER_WITHIN_SECONDS = 10.0

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-EVENTS_DIR = Path(__file__).resolve().parent / "events"
+EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 
 
 def load_event(name: str) -> dict[str, Any]:
