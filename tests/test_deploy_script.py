@@ -90,3 +90,22 @@ def test_no_credentials_stop_a_deploy_with_how_to_provide_them(
         "failed: no AWS credentials answer: NoCredentialsError: Unable to locate credentials" in out
     )
     assert "to fix: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)" in out
+
+
+def test_no_credentials_means_none_even_where_the_process_resolved_some_before(
+    aws_env: None,
+    filled_settings: Path,
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN boto3's default session, which earlier work in this process (another test, the
+    # suite's own stacks) has already made resolve the fake credentials
+    boto3.client("sts")
+    assert boto3.DEFAULT_SESSION is not None and boto3.DEFAULT_SESSION.get_credentials()
+
+    # WHEN the credentials are taken away
+    request.getfixturevalue("no_aws_credentials")
+
+    # THEN the deploy finds none (not the cached ones, which would reach for AWS itself)
+    assert deploy.main(["deploy", "dev", "--settings", str(filled_settings)]) == 1
+    assert "NoCredentialsError: Unable to locate credentials" in capsys.readouterr().out
