@@ -151,6 +151,15 @@ class FaultyProxy:
         with self._lock:
             self._answers_to_lose = count
 
+    def _busy_connections(self) -> list[_Connection]:
+        """The accepted connections that still hold bytes on their way (caller holds the lock)."""
+        return [c for c in self._connections if c.on_its_way()]
+
+    def holds_bytes(self) -> bool:
+        """True while an accepted connection holds bytes on their way (see wait_until_quiet)."""
+        with self._quieter:
+            return bool(self._busy_connections())
+
     def wait_until_quiet(self, timeout: float = 30.0) -> None:
         """Wait until nothing sent through the proxy is on its way to the service.
 
@@ -167,7 +176,7 @@ class FaultyProxy:
         """
         deadline = time.monotonic() + timeout
         with self._quieter:
-            while busy := [c for c in self._connections if c.on_its_way()]:
+            while busy := self._busy_connections():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(

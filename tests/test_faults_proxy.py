@@ -121,7 +121,7 @@ def test_what_a_stall_held_lands_once_lifted_and_wait_until_quiet_waits_for_it(
         # the proxy sees a connection once it has accepted it, not while it is in the
         # backlog (wait_until_quiet's contract): wait for that, not for the scheduler
         accepted_by = time.monotonic() + 5
-        while not any(c.on_its_way() for c in proxy._connections):
+        while not proxy.holds_bytes():
             assert time.monotonic() < accepted_by, "the proxy never accepted the request"
             time.sleep(0.01)
         with pytest.raises(TimeoutError):
